@@ -1,0 +1,132 @@
+//! The public REST API (CONTRACT.md section 1) on axum and tower. Thin: it validates,
+//! scopes to the caller, reads the query model, and hands commands to the worker that owns
+//! them. It never renders PDFs and never talks to NOD or SMTP.
+
+pub mod caller;
+pub mod dto;
+pub mod error;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod search;
+pub mod state;
+pub mod status_cache;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use secrecy::ExposeSecret;
+use state::AppState;
+use status_cache::StatusCache;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use td_runtime::{health_routes, HttpServer, ReadinessCheck};
+use td_settings::{GatewaySettings, Settings};
+use td_store::{ConnectionTrait, DatabaseConnection, DbBackend};
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+
+pub struct App {
+    server: HttpServer,
+    state: AppState,
+}
+
+impl App {
+    /// Connects to the database named in settings and binds the listener.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let db = td_store::connect(
+            settings.database.url.expose_secret(),
+            settings.database.max_connections,
+            Duration::from_millis(settings.database.connect_timeout_ms),
+        )
+        .await?;
+        if settings.database.migrate_on_start {
+            td_store::migrate(&db).await?;
+        }
+        Self::build_with_db(&settings.gateway, db).await
+    }
+
+    /// Binds the listener on an existing pool (the embedded default and tests).
+    pub async fn build_with_db(
+        settings: &GatewaySettings,
+        db: DatabaseConnection,
+    ) -> anyhow::Result<Self> {
+        let status_cache = (db.get_database_backend() == DbBackend::Postgres).then(|| {
+            StatusCache::new(
+                Duration::from_millis(settings.status_cache_ttl_ms),
+                settings.status_cache_capacity,
+            )
+        });
+        let state = AppState { db, status_cache };
+        let server = HttpServer::bind(settings.addr, router(state.clone(), settings)).await?;
+        Ok(Self { server, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        if let Some(cache) = &self.state.status_cache {
+            let pool = self.state.db.get_postgres_connection_pool().clone();
+            cache.spawn_listener(pool, shutdown.clone());
+        }
+        tracing::info!(addr = %self.local_addr(), "api-gateway listening");
+        self.server.run_until_stopped(shutdown).await
+    }
+}
+
+fn db_ready(db: DatabaseConnection) -> ReadinessCheck {
+    Arc::new(move || {
+        let db = db.clone();
+        Box::pin(async move { td_store::ping(&db).await.map_err(|e| e.to_string()) })
+    })
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi::ApiDoc::openapi())
+}
+
+/// The whole HTTP surface. Layers, outermost first:
+pub fn router(state: AppState, settings: &GatewaySettings) -> Router {
+    let v1 = Router::new()
+        .route("/ticket-distribution-groups", get(routes::groups::search))
+        // One parameter name per path segment (the router requires it); the OpenAPI
+        // document names it after what each route takes.
+        .route(
+            "/ticket-distributions/{id}/status",
+            get(routes::status::status),
+        )
+        .route(
+            "/ticket-distributions/{id}/summary",
+            get(routes::summary::summary),
+        )
+        // Inside /v1 only: operational endpoints need no client name.
+        .route_layer(axum::middleware::from_fn(middleware::require_client_name))
+        .with_state(state.clone());
+
+    Router::new()
+        .nest("/v1", v1)
+        .route("/openapi.json", get(openapi_json))
+        .merge(health_routes(db_ready(state.db.clone())))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
+        // Innermost: bodies above the limit never reach a handler (413).
+        .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes))
+        // A request that outlives the deadline is dropped, freeing its connection.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(settings.request_timeout_ms),
+        ))
+        // A bug must answer 500 with an ApiError, not drop the connection.
+        .layer(CatchPanicLayer::new())
+        // Outermost: the correlation id exists before anything can fail, and every error
+        // from the layers above is rendered as an ApiError carrying it.
+        .layer(axum::middleware::from_fn(middleware::edge))
+}

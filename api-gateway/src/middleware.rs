@@ -1,0 +1,97 @@
+//! The gateway's own layers: correlation id and error rendering at the edge, and the
+//! `ET-Client-Name` rule on `/v1`.
+
+use crate::error::{render, ApiError, ErrorCode, PendingError};
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+pub const CORRELATION_ID: &str = "x-correlation-id";
+pub const CLIENT_NAME: &str = "et-client-name";
+
+/// The request's correlation id: the caller's `X-Correlation-Id`, or one minted here.
+#[derive(Debug, Clone)]
+pub struct CorrelationId(pub String);
+
+/// The caller's `ET-Client-Name`.
+#[derive(Debug, Clone)]
+pub struct ClientName(pub String);
+
+fn acceptable_id(value: &HeaderValue) -> Option<String> {
+    let s = value.to_str().ok()?.trim();
+    let ok = !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| s.to_owned())
+}
+
+/// Outermost layer: assigns the correlation id, runs the request in a span carrying it,
+/// echoes it on the response, and turns every error (from a handler, a layer or the
+/// framework itself) into an `ApiError` body.
+pub async fn edge(mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let correlation_id = req
+        .headers()
+        .get(CORRELATION_ID)
+        .and_then(acceptable_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut()
+        .insert(CorrelationId(correlation_id.clone()));
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %path,
+        correlation_id = %correlation_id,
+    );
+    let mut response = next.run(req).instrument(span).await;
+
+    let status = response.status();
+    if let Some(PendingError(err)) = response.extensions_mut().remove::<PendingError>() {
+        response = render(&err, &path, &correlation_id);
+    } else if (status.is_client_error() || status.is_server_error())
+        && response.headers().get(header::CONTENT_TYPE)
+            != Some(&HeaderValue::from_static("application/json"))
+    {
+        let code = ErrorCode::for_status(status);
+        let message = match code {
+            ErrorCode::RouteNotFound => "No endpoint has this path. See /openapi.json.".to_owned(),
+            ErrorCode::MethodNotAllowed => {
+                "This endpoint does not take this method. See /openapi.json.".to_owned()
+            }
+            ErrorCode::PayloadTooLarge => {
+                "The request body is larger than this service accepts.".to_owned()
+            }
+            ErrorCode::RequestTimeout => {
+                "The request took longer than the service allows. Retry later.".to_owned()
+            }
+            _ => format!("The request failed with status {}.", status.as_u16()),
+        };
+        response = render(&ApiError::new(code, message), &path, &correlation_id);
+    }
+    if let Ok(value) = HeaderValue::from_str(&correlation_id) {
+        response.headers_mut().insert(CORRELATION_ID, value);
+    }
+    response
+}
+
+/// Every `/v1` call must say who the caller is (`<company>-<application>`).
+pub async fn require_client_name(mut req: Request, next: Next) -> Response {
+    let name = req
+        .headers()
+        .get(CLIENT_NAME)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= 200);
+    match name {
+        Some(name) => {
+            let name = ClientName(name.to_owned());
+            req.extensions_mut().insert(name);
+            next.run(req).await
+        }
+        None => ApiError::new(
+            ErrorCode::MissingClientName,
+            "Every /v1 call needs the header ET-Client-Name: <company>-<application>.",
+        )
+        .into_response(),
+    }
+}

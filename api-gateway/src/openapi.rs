@@ -1,0 +1,38 @@
+//! The OpenAPI document, generated from the handlers' own annotations and types.
+
+use crate::dto;
+use crate::error::ApiErrorBody;
+use crate::routes;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Ticket Distribution",
+        description = "Turns confirmed orders into tickets, places them in NOD, renders and e-mails PDF tickets, and answers whether a ticket is valid. Every /v1 call needs the ET-Client-Name header; errors are ApiError bodies with a stable `code`.",
+    ),
+    paths(
+        routes::groups::search,
+        routes::status::status,
+        routes::summary::summary,
+    ),
+    components(schemas(
+        ApiErrorBody,
+        dto::TicketDistributionGroupPage,
+        dto::TicketDistributionGroup,
+        dto::TicketDistribution,
+        dto::Topology,
+        dto::Leg,
+        dto::Seat,
+        dto::SupplementProduct,
+        dto::Distribution,
+        dto::TicketDistributionStatus,
+        dto::OrderDistributionSummary,
+        dto::DistributionSummary,
+    )),
+    tags(
+        (name = "ticket-distribution-groups", description = "Groups: one per order line"),
+        (name = "ticket-distributions", description = "Tickets and their validity"),
+    )
+)]
+pub struct ApiDoc;

@@ -1,0 +1,11 @@
+use crate::status_cache::StatusCache;
+use std::sync::Arc;
+use td_store::DatabaseConnection;
+
+/// What handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    /// Present on PostgreSQL, where status changes are announced; absent on SQLite.
+    pub status_cache: Option<Arc<StatusCache>>,
+}

@@ -1,0 +1,93 @@
+#![allow(dead_code)]
+
+use chrono::Utc;
+use std::net::SocketAddr;
+use td_settings::Settings;
+use td_store::record::{record_order_event, Origin};
+use td_store::DatabaseConnection;
+use td_store::TransactionTrait;
+use tokio_util::sync::CancellationToken;
+
+pub const EXAMPLES: &[&str] = &[
+    include_str!("../../../examples/orders/zone-ticket.json"),
+    include_str!("../../../examples/orders/rail-with-change.json"),
+    include_str!("../../../examples/orders/family-with-supplement.json"),
+];
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: DatabaseConnection,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// GET with the client name every /v1 call needs.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("ET-Client-Name", "test-suite")
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        let body = response.json().await.expect("json body");
+        (status, body)
+    }
+
+    pub async fn record(&self, json: &str) {
+        let event = td_domain::parse_order_event(json.as_bytes()).expect("valid order");
+        let txn = self.db.begin().await.unwrap();
+        record_order_event(&txn, &event, &Origin::default(), Utc::now())
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+    }
+}
+
+pub async fn spawn_with(db: DatabaseConnection) -> TestApp {
+    let settings = Settings::load_from(
+        None,
+        [
+            ("TD__GATEWAY__ADDR", "127.0.0.1:0"),
+            // Long enough that only an invalidation can explain a fresh answer.
+            ("TD__GATEWAY__STATUS_CACHE_TTL_MS", "600000"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    )
+    .unwrap();
+    let app = api_gateway::App::build_with_db(&settings.gateway, db.clone())
+        .await
+        .unwrap();
+    let addr = app.local_addr();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    TestApp {
+        addr,
+        db,
+        client: reqwest::Client::new(),
+        shutdown,
+    }
+}
+
+pub async fn spawn_postgres() -> TestApp {
+    spawn_with(td_testkit::postgres().await.db).await
+}
+
+pub async fn spawn_sqlite() -> TestApp {
+    spawn_with(td_testkit::sqlite().await.db).await
+}

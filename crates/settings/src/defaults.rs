@@ -1,0 +1,56 @@
+//! The built-in defaults: a developer machine with the project's own services on loopback.
+
+pub const DEFAULTS: &str = r#"
+environment = "dev"
+data_dir = "data"
+
+[database]
+url = "postgres://postgres@127.0.0.1:5432/ticket_distribution"
+max_connections = 10
+connect_timeout_ms = 5000
+migrate_on_start = true
+
+[redis]
+url = "redis://127.0.0.1:6379"
+
+[kafka]
+bootstrap_servers = "127.0.0.1:9092"
+security_protocol = "plaintext"
+consumer_group = "ticket-distribution-order-listener"
+[kafka.producer]
+[kafka.consumer]
+
+[telemetry]
+log_format = "json"
+log_filter = "info,sqlx=warn,sea_orm=warn"
+
+[gateway]
+addr = "127.0.0.1:8080"
+request_timeout_ms = 30000
+body_limit_bytes = 65536
+status_cache_ttl_ms = 2000
+status_cache_capacity = 100000
+public_base_url = "http://127.0.0.1:8080"
+
+[order_listener]
+health_addr = "127.0.0.1:8081"
+grpc_addr = "127.0.0.1:50051"
+
+[nod_distributor]
+health_addr = "127.0.0.1:8082"
+grpc_addr = "127.0.0.1:50052"
+
+[pdf_renderer]
+health_addr = "127.0.0.1:8083"
+grpc_addr = "127.0.0.1:50053"
+
+[mailer]
+health_addr = "127.0.0.1:8084"
+smtp_url = "smtp://127.0.0.1:2525"
+
+[nod]
+base_url = "http://127.0.0.1:8090"
+
+[shutdown]
+drain_deadline_ms = 20000
+"#;

@@ -1,0 +1,318 @@
+//! Settings shared by every binary, read in layers: built-in defaults, then an optional
+//! TOML file (`TD_CONFIG_FILE`), then environment variables `TD__<SECTION>__<FIELD>`, which
+//! map one to one onto Kubernetes ConfigMaps and Secrets. Unknown keys and bad values stop
+//! start-up with the key's name. This crate reads configuration; it opens no connection.
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+mod defaults;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration could not be read: {0}")]
+    Read(#[from] config::ConfigError),
+    #[error("setting `{key}` (env TD__{env}): {reason}")]
+    Invalid {
+        key: &'static str,
+        env: String,
+        reason: String,
+    },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        key,
+        env: key.replace('.', "__").to_uppercase(),
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Suffix of every topic name (`order-events-<env>`).
+    pub environment: String,
+    /// Where the embedded default keeps its SQLite file, event log and mails.
+    pub data_dir: String,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub kafka: KafkaSettings,
+    pub telemetry: TelemetrySettings,
+    pub gateway: GatewaySettings,
+    pub order_listener: WorkerSettings,
+    pub nod_distributor: WorkerSettings,
+    pub pdf_renderer: WorkerSettings,
+    pub mailer: MailerSettings,
+    pub nod: NodSettings,
+    pub shutdown: ShutdownSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://…` in production, `sqlite://…?mode=rwc` for the embedded default.
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub connect_timeout_ms: u64,
+    /// Apply pending migrations at start (under a lock, so replicas never race). Turn off
+    /// where a migration Job owns the schema.
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSettings {
+    pub bootstrap_servers: String,
+    pub security_protocol: String,
+    pub sasl_mechanism: Option<String>,
+    pub sasl_username: Option<String>,
+    pub sasl_password: Option<SecretString>,
+    pub consumer_group: String,
+    /// Extra librdkafka properties for producers and consumers. Environment variables
+    /// cannot hold dots, so `TD__KAFKA__PRODUCER__BATCH_NUM_MESSAGES=1` means
+    /// `batch.num.messages=1`; see `KafkaSettings::producer_properties`.
+    pub producer: BTreeMap<String, String>,
+    pub consumer: BTreeMap<String, String>,
+}
+
+impl KafkaSettings {
+    pub fn producer_properties(&self) -> Vec<(String, String)> {
+        librdkafka_names(&self.producer)
+    }
+
+    pub fn consumer_properties(&self) -> Vec<(String, String)> {
+        librdkafka_names(&self.consumer)
+    }
+}
+
+fn librdkafka_names(map: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(k, v)| (k.replace('_', "."), v.clone()))
+        .collect()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// `json` (default, for log collectors) or `pretty` (for people).
+    pub log_format: String,
+    /// A `tracing` filter such as `info,sqlx=warn`.
+    pub log_filter: String,
+    /// OTLP/gRPC collector endpoint; traces are exported only when set.
+    pub otlp_endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    pub addr: SocketAddr,
+    pub request_timeout_ms: u64,
+    pub body_limit_bytes: usize,
+    /// How long a status answer may be served from memory before it is read again.
+    pub status_cache_ttl_ms: u64,
+    pub status_cache_capacity: u64,
+    /// Base URL under which clients reach this API (links in e-mails).
+    pub public_base_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// HTTP address for `/health/*` and `/metrics`.
+    pub health_addr: SocketAddr,
+    /// gRPC address, for workers that serve one.
+    pub grpc_addr: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailerSettings {
+    pub health_addr: SocketAddr,
+    pub smtp_url: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodSettings {
+    pub base_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownSettings {
+    /// How long in-flight work may take to finish after SIGTERM.
+    pub drain_deadline_ms: u64,
+}
+
+impl Settings {
+    /// Defaults, then the file named by `TD_CONFIG_FILE` (if any), then `TD__*` variables.
+    pub fn load() -> Result<Self, SettingsError> {
+        Self::load_from(
+            std::env::var("TD_CONFIG_FILE").ok().as_deref(),
+            std::env::vars(),
+        )
+    }
+
+    /// As `load`, with the file and the environment given (for tests).
+    pub fn load_from(
+        file: Option<&str>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let vars: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("TD__"))
+            .collect();
+        let mut builder =
+            Config::builder().add_source(File::from_str(defaults::DEFAULTS, FileFormat::Toml));
+        if let Some(path) = file {
+            builder = builder.add_source(File::with_name(path).required(true));
+        }
+        let settings: Settings = builder
+            .add_source(
+                Environment::with_prefix("TD")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .source(Some(vars)),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let env_ok = !self.environment.is_empty()
+            && self
+                .environment
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !env_ok {
+            return Err(invalid(
+                "environment",
+                "must be lowercase letters, digits or '-', e.g. `dev`",
+            ));
+        }
+        let db = self.database.url.expose_secret();
+        if !(db.starts_with("postgres://")
+            || db.starts_with("postgresql://")
+            || db.starts_with("sqlite:"))
+        {
+            return Err(invalid(
+                "database.url",
+                "must start with postgres://, postgresql:// or sqlite:",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if !matches!(self.telemetry.log_format.as_str(), "json" | "pretty") {
+            return Err(invalid(
+                "telemetry.log_format",
+                "must be `json` or `pretty`",
+            ));
+        }
+        if self.gateway.body_limit_bytes == 0 {
+            return Err(invalid("gateway.body_limit_bytes", "must be at least 1"));
+        }
+        if self.gateway.request_timeout_ms == 0 {
+            return Err(invalid("gateway.request_timeout_ms", "must be at least 1"));
+        }
+        if !(self.nod.base_url.starts_with("http://") || self.nod.base_url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "nod.base_url",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `order-events-<env>` and the other topic names.
+    pub fn topic(&self, base: &str) -> String {
+        format!("{base}-{}", self.environment)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load_and_are_valid() {
+        let s = Settings::load_from(None, env(&[])).expect("defaults");
+        assert_eq!(s.gateway.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.environment, "dev");
+        assert_eq!(s.topic("order-events"), "order-events-dev");
+    }
+
+    #[test]
+    fn environment_variables_override_defaults() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("TD__GATEWAY__ADDR", "0.0.0.0:9000"),
+                ("TD__ENVIRONMENT", "prod"),
+                ("TD__KAFKA__PRODUCER__BATCH_NUM_MESSAGES", "1"),
+            ]),
+        )
+        .expect("settings");
+        assert_eq!(s.gateway.addr.to_string(), "0.0.0.0:9000");
+        assert_eq!(s.environment, "prod");
+        assert_eq!(
+            s.kafka.producer_properties(),
+            vec![("batch.num.messages".to_string(), "1".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let err = Settings::load_from(None, env(&[("TD__GATEWAY__ADDR", "not-an-address")]))
+            .expect_err("bad address");
+        assert!(err.to_string().contains("gateway.addr"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let err =
+            Settings::load_from(None, env(&[("TD__GATEWAY__ADRR", "x")])).expect_err("unknown key");
+        assert!(err.to_string().contains("adrr"), "{err}");
+    }
+
+    #[test]
+    fn semantic_checks_name_the_key_and_variable() {
+        let err = Settings::load_from(None, env(&[("TD__DATABASE__URL", "mysql://x")]))
+            .expect_err("bad db url");
+        let text = err.to_string();
+        assert!(
+            text.contains("database.url") && text.contains("TD__DATABASE__URL"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Settings::load_from(
+            None,
+            env(&[("TD__DATABASE__URL", "postgres://u:hunter2@localhost/db")]),
+        )
+        .expect("settings");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

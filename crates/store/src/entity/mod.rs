@@ -1,0 +1,9 @@
+//! sea-orm entities, one module per table. Plain data: the rules live in `td-domain`.
+
+pub mod group;
+pub mod group_order_version;
+pub mod idempotency_record;
+pub mod order;
+pub mod order_version;
+pub mod outbox;
+pub mod ticket_distribution;

@@ -1,0 +1,70 @@
+//! Persistence through sea-orm: entities, migrations that run on PostgreSQL and SQLite
+//! alike, the one write path that records an order version and generates its groups, the
+//! query model behind the REST API, and the transactional outbox. Repository functions take
+//! the connection or transaction they run in; callers own transaction boundaries. The rules
+//! (what to generate, which transition is allowed) come from `td-domain`, never from here.
+
+pub mod entity;
+mod error;
+pub mod migration;
+pub mod notify;
+pub mod outbox;
+pub mod query;
+pub mod record;
+
+pub use error::StoreError;
+pub use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait,
+};
+
+use sea_orm::{ConnectOptions, Database};
+use sea_orm_migration::MigratorTrait;
+use std::time::Duration;
+
+/// Opens a pool. SQLite gets one connection: it has one writer anyway, and a single
+/// connection avoids "database is locked" between a reader upgrading to a writer.
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    connect_timeout: Duration,
+) -> Result<DatabaseConnection, StoreError> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    let sqlite = url.starts_with("sqlite:");
+    options
+        .max_connections(if sqlite { 1 } else { max_connections })
+        .min_connections(if sqlite { 1 } else { 1.min(max_connections) })
+        .connect_timeout(connect_timeout)
+        .acquire_timeout(connect_timeout)
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared(
+            "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+        )
+        .await?;
+    }
+    Ok(db)
+}
+
+/// Applies pending migrations. In production the migration Job runs this once; workers only
+/// check that the schema is current.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        // PostgreSQL runs DDL in transactions: hold a transaction-scoped advisory lock so
+        // that two replicas starting together apply each migration once.
+        let txn = db.begin().await?;
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7346021)")
+            .await?;
+        migration::Migrator::up(&txn, None).await?;
+        txn.commit().await?;
+    } else {
+        migration::Migrator::up(db, None).await?;
+    }
+    Ok(())
+}
+
+/// Whether the database answers; used by readiness probes.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
+    db.ping().await?;
+    Ok(())
+}

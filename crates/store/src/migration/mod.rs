@@ -1,0 +1,15 @@
+//! Schema migrations. The same migrations run on PostgreSQL and on SQLite; columns use
+//! types both map (uuid, timestamptz, json) through sea-query.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+}

@@ -1,0 +1,173 @@
+//! The transactional outbox: lifecycle events are appended here in the same transaction as
+//! the change they describe, and a relay publishes them in id order (per order, that is
+//! commit order, because an order's writes are serialised on its `orders` row).
+//!
+//! The payload is the event record of CONTRACT.md section 4 as JSON, field for field; the
+//! relay encodes it with the Avro schema when it publishes.
+
+use crate::entity::outbox;
+use crate::StoreError;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde_json::{json, Map, Value};
+use td_domain::ids::{OrderId, OrganisationId, TicketDistributionGroupId};
+use uuid::Uuid;
+
+pub const GROUP_EVENTS_TOPIC: &str = "ticket-distribution-group-events";
+pub const ORDER_VERSION_COMPLETED_TOPIC: &str =
+    "all-ticket-distribution-groups-for-order-version-completed";
+
+/// What every event of one order version shares.
+#[derive(Debug, Clone)]
+pub struct EventContext {
+    pub correlation_id: Option<String>,
+    pub traceparent: Option<String>,
+    pub timestamp: DateTime<Utc>,
+    pub organisation_id: OrganisationId,
+    pub order_id: OrderId,
+    pub order_version: u32,
+}
+
+/// Lower-cases the first letter: `TicketDistributionAdded` → `ticketDistributionAdded`.
+fn payload_field(event_type: &str) -> String {
+    let mut chars = event_type.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn base_payload(ctx: &EventContext, event_id: Uuid, event_type: &str) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("eventId".into(), json!(event_id.to_string()));
+    map.insert("type".into(), json!(event_type));
+    map.insert("correlationId".into(), json!(ctx.correlation_id));
+    map.insert(
+        "timestamp".into(),
+        json!(ctx
+            .timestamp
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+    );
+    map.insert("organisationId".into(), json!(ctx.organisation_id.0));
+    map.insert("orderId".into(), json!(ctx.order_id.0));
+    map.insert("orderVersion".into(), json!(ctx.order_version));
+    map
+}
+
+async fn append<C: ConnectionTrait>(
+    conn: &C,
+    ctx: &EventContext,
+    topic: &str,
+    event_id: Uuid,
+    event_type: &str,
+    payload: Map<String, Value>,
+) -> Result<(), StoreError> {
+    outbox::Entity::insert(outbox::ActiveModel {
+        event_id: Set(event_id),
+        topic: Set(topic.to_owned()),
+        message_key: Set(ctx.order_id.0.clone()),
+        event_type: Set(event_type.to_owned()),
+        payload: Set(Value::Object(payload)),
+        correlation_id: Set(ctx.correlation_id.clone()),
+        traceparent: Set(ctx.traceparent.clone()),
+        created_at: Set(ctx.timestamp),
+        published_at: Set(None),
+        ..Default::default()
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Appends a `TicketDistributionGroupEvent` whose `type` is `event_type` and whose matching
+/// payload field holds `body`.
+pub async fn append_group_event<C: ConnectionTrait>(
+    conn: &C,
+    ctx: &EventContext,
+    group: TicketDistributionGroupId,
+    event_type: &str,
+    body: Value,
+) -> Result<Uuid, StoreError> {
+    let event_id = Uuid::new_v4();
+    let mut payload = base_payload(ctx, event_id, event_type);
+    payload.insert(
+        "ticketDistributionGroupId".into(),
+        json!(group.0.to_string()),
+    );
+    payload.insert(payload_field(event_type), body);
+    append(conn, ctx, GROUP_EVENTS_TOPIC, event_id, event_type, payload).await?;
+    Ok(event_id)
+}
+
+/// Appends an `All…ForOrderVersion…` event listing the version's groups.
+pub async fn append_order_version_event<C: ConnectionTrait>(
+    conn: &C,
+    ctx: &EventContext,
+    event_type: &str,
+    groups: &[TicketDistributionGroupId],
+) -> Result<Uuid, StoreError> {
+    let event_id = Uuid::new_v4();
+    let mut payload = base_payload(ctx, event_id, event_type);
+    payload.insert(
+        "ticketDistributionGroupIds".into(),
+        json!(groups.iter().map(|g| g.0.to_string()).collect::<Vec<_>>()),
+    );
+    append(
+        conn,
+        ctx,
+        ORDER_VERSION_COMPLETED_TOPIC,
+        event_id,
+        event_type,
+        payload,
+    )
+    .await?;
+    Ok(event_id)
+}
+
+/// The oldest unpublished events, in publishing order.
+pub async fn unpublished<C: ConnectionTrait>(
+    conn: &C,
+    limit: u64,
+) -> Result<Vec<outbox::Model>, StoreError> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::PublishedAt.is_null())
+        .order_by_asc(outbox::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// Marks events as published.
+pub async fn mark_published<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[i64],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::PublishedAt,
+            sea_orm::sea_query::Expr::value(at),
+        )
+        .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every event of an order, oldest first (for tests and diagnostics).
+pub async fn events_of_order<C: ConnectionTrait>(
+    conn: &C,
+    order_id: &OrderId,
+) -> Result<Vec<outbox::Model>, StoreError> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::MessageKey.eq(order_id.0.as_str()))
+        .order_by_asc(outbox::Column::Id)
+        .all(conn)
+        .await?)
+}

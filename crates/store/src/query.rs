@@ -1,0 +1,335 @@
+//! The query model behind the REST API: group search with operators and paging, the status
+//! of one ticket, and an order's distribution summary. Every query takes the caller's
+//! organisation scope (`None` = may read across organisations).
+
+use crate::entity::{group, group_order_version, order, ticket_distribution as td};
+use crate::StoreError;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Query, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Value,
+};
+use td_domain::ids::{OrderId, OrganisationId, TicketDistributionId};
+use uuid::Uuid;
+
+/// A comparison operator of the search syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    In,
+    Nin,
+}
+
+/// A typed filter value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FilterValue {
+    Text(String),
+    Int(i64),
+    Uuid(Uuid),
+    Time(DateTime<Utc>),
+}
+
+impl From<FilterValue> for Value {
+    fn from(v: FilterValue) -> Self {
+        match v {
+            FilterValue::Text(s) => s.into(),
+            FilterValue::Int(i) => i.into(),
+            FilterValue::Uuid(u) => u.into(),
+            FilterValue::Time(t) => t.into(),
+        }
+    }
+}
+
+/// The fields `GET /v1/ticket-distribution-groups` filters on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupField {
+    Id,
+    OrderId,
+    OrderVersion,
+    OrderLineId,
+    OrganisationId,
+    TicketDistributionId,
+    DistributionStatus,
+    CreatedAt,
+    UpdatedAt,
+    StartOfValidity,
+    EndOfValidity,
+    OrderOwnerCustomerId,
+    DistributionHolderCustomerId,
+    MediaSerialNumberId,
+}
+
+/// One `field=op:value` condition. `values` has one element except for `in`/`nin`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub field: GroupField,
+    pub op: Op,
+    pub values: Vec<FilterValue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// 1-based.
+    pub page: u64,
+    pub per_page: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total_items: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+impl<T> Page<T> {
+    pub fn total_pages(&self) -> u64 {
+        self.total_items.div_ceil(self.per_page.max(1))
+    }
+}
+
+/// A group with its tickets in position order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupWithDistributions {
+    pub group: group::Model,
+    pub distributions: Vec<td::Model>,
+}
+
+fn compare(column: SimpleExpr, op: Op, values: Vec<FilterValue>) -> SimpleExpr {
+    let mut values: Vec<Value> = values.into_iter().map(Value::from).collect();
+    let col = Expr::expr(column);
+    match op {
+        Op::In => col.is_in(values),
+        Op::Nin => col.is_not_in(values),
+        _ => {
+            let v = values.pop().unwrap_or(Value::String(None));
+            match op {
+                Op::Eq => col.eq(v),
+                Op::Ne => col.ne(v),
+                Op::Gt => col.gt(v),
+                Op::Gte => col.gte(v),
+                Op::Lt => col.lt(v),
+                _ => col.lte(v),
+            }
+        }
+    }
+}
+
+fn group_column(field: GroupField) -> Option<group::Column> {
+    Some(match field {
+        GroupField::Id => group::Column::Id,
+        GroupField::OrderId => group::Column::OrderId,
+        GroupField::OrderLineId => group::Column::OrderLineId,
+        GroupField::OrganisationId => group::Column::OrganisationId,
+        GroupField::CreatedAt => group::Column::CreatedAt,
+        GroupField::UpdatedAt => group::Column::UpdatedAt,
+        GroupField::OrderOwnerCustomerId => group::Column::OrderOwnerCustomerId,
+        GroupField::DistributionHolderCustomerId => group::Column::DistributionHolderCustomerId,
+        _ => return None,
+    })
+}
+
+fn td_column(field: GroupField) -> Option<td::Column> {
+    Some(match field {
+        GroupField::TicketDistributionId => td::Column::Id,
+        GroupField::DistributionStatus => td::Column::Status,
+        GroupField::StartOfValidity => td::Column::StartOfValidity,
+        GroupField::EndOfValidity => td::Column::EndOfValidity,
+        GroupField::MediaSerialNumberId => td::Column::MediaSerialNumberId,
+        _ => return None,
+    })
+}
+
+/// A filter as a condition on groups. Ticket-level fields select the groups that contain
+/// at least one ticket matching; `orderVersion` selects the groups that belong to a
+/// matching order version (a group belongs to every version in which its line was unchanged).
+fn condition(filter: Filter) -> SimpleExpr {
+    if let Some(col) = group_column(filter.field) {
+        return compare(
+            Expr::col((group::Entity, col)).into(),
+            filter.op,
+            filter.values,
+        );
+    }
+    if let Some(col) = td_column(filter.field) {
+        let sub = Query::select()
+            .column(td::Column::GroupId)
+            .from(td::Entity)
+            .and_where(compare(
+                Expr::col((td::Entity, col)).into(),
+                filter.op,
+                filter.values,
+            ))
+            .to_owned();
+        return Expr::col((group::Entity, group::Column::Id)).in_subquery(sub);
+    }
+    // Only OrderVersion is left.
+    let sub = Query::select()
+        .column(group_order_version::Column::GroupId)
+        .from(group_order_version::Entity)
+        .and_where(compare(
+            Expr::col((
+                group_order_version::Entity,
+                group_order_version::Column::OrderVersion,
+            ))
+            .into(),
+            filter.op,
+            filter.values,
+        ))
+        .to_owned();
+    Expr::col((group::Entity, group::Column::Id)).in_subquery(sub)
+}
+
+/// Searches groups; all filters are AND-ed.
+pub async fn search_groups<C: ConnectionTrait>(
+    conn: &C,
+    scope: Option<OrganisationId>,
+    filters: Vec<Filter>,
+    page: PageRequest,
+) -> Result<Page<GroupWithDistributions>, StoreError> {
+    let mut cond = Condition::all();
+    if let Some(org) = scope {
+        cond = cond.add(group::Column::OrganisationId.eq(org.0));
+    }
+    for f in filters {
+        cond = cond.add(condition(f));
+    }
+    let query = group::Entity::find().filter(cond);
+    let total_items = query.clone().count(conn).await?;
+    let groups = query
+        .order_by_asc(group::Column::CreatedAt)
+        .order_by_asc(group::Column::OrderId)
+        .order_by_asc(group::Column::OrderLineId)
+        .order_by_asc(group::Column::Id)
+        .offset((page.page.saturating_sub(1)).saturating_mul(page.per_page))
+        .limit(page.per_page)
+        .all(conn)
+        .await?;
+    let items = with_distributions(conn, groups).await?;
+    Ok(Page {
+        items,
+        total_items,
+        page: page.page,
+        per_page: page.per_page,
+    })
+}
+
+/// Attaches each group's tickets (one query for all of them).
+pub async fn with_distributions<C: ConnectionTrait>(
+    conn: &C,
+    groups: Vec<group::Model>,
+) -> Result<Vec<GroupWithDistributions>, StoreError> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = groups.iter().map(|g| g.id).collect();
+    let mut tds = td::Entity::find()
+        .filter(td::Column::GroupId.is_in(ids))
+        .order_by_asc(td::Column::GroupId)
+        .order_by_asc(td::Column::Position)
+        .all(conn)
+        .await?;
+    Ok(groups
+        .into_iter()
+        .map(|group| {
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                tds.drain(..).partition(|t| t.group_id == group.id);
+            tds = rest;
+            GroupWithDistributions {
+                group,
+                distributions: mine,
+            }
+        })
+        .collect())
+}
+
+/// What the status endpoint needs about one ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusRow {
+    pub distribution: td::Model,
+    pub group_order_version: i32,
+    /// Whether the ticket's group belongs to the order's latest CONFIRMED version.
+    pub in_latest_confirmed_version: bool,
+}
+
+pub async fn distribution_status<C: ConnectionTrait>(
+    conn: &C,
+    scope: Option<OrganisationId>,
+    id: TicketDistributionId,
+) -> Result<Option<StatusRow>, StoreError> {
+    let mut query = td::Entity::find_by_id(id.0);
+    if let Some(org) = scope {
+        query = query.filter(td::Column::OrganisationId.eq(org.0));
+    }
+    let Some(distribution) = query.one(conn).await? else {
+        return Ok(None);
+    };
+    let group_order_version: Option<i32> = group::Entity::find_by_id(distribution.group_id)
+        .select_only()
+        .column(group::Column::OrderVersion)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let group_order_version = group_order_version
+        .ok_or_else(|| StoreError::Corrupt(format!("ticket {} has no group", distribution.id)))?;
+    let latest: Option<Option<i32>> = order::Entity::find_by_id(distribution.order_id.clone())
+        .select_only()
+        .column(order::Column::LatestConfirmedVersion)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let in_latest_confirmed_version = match latest.flatten() {
+        Some(v) => group_order_version::Entity::find_by_id((distribution.group_id, v))
+            .one(conn)
+            .await?
+            .is_some(),
+        None => false,
+    };
+    Ok(Some(StatusRow {
+        distribution,
+        group_order_version,
+        in_latest_confirmed_version,
+    }))
+}
+
+/// All tickets of an order, or `None` when the order is unknown (to the caller).
+pub async fn order_distributions<C: ConnectionTrait>(
+    conn: &C,
+    scope: Option<OrganisationId>,
+    order_id: &OrderId,
+) -> Result<Option<Vec<td::Model>>, StoreError> {
+    let mut find = order::Entity::find_by_id(order_id.0.clone());
+    if let Some(org) = scope {
+        find = find.filter(order::Column::OrganisationId.eq(org.0));
+    }
+    if find.one(conn).await?.is_none() {
+        return Ok(None);
+    }
+    let tds = td::Entity::find()
+        .filter(td::Column::OrderId.eq(order_id.0.as_str()))
+        .order_by_asc(td::Column::CreatedAt)
+        .order_by_asc(td::Column::GroupId)
+        .order_by_asc(td::Column::Position)
+        .all(conn)
+        .await?;
+    Ok(Some(tds))
+}
+
+/// The order row (latest versions and status), scoped.
+pub async fn order<C: ConnectionTrait>(
+    conn: &C,
+    scope: Option<OrganisationId>,
+    order_id: &OrderId,
+) -> Result<Option<order::Model>, StoreError> {
+    let mut find = order::Entity::find_by_id(order_id.0.clone());
+    if let Some(org) = scope {
+        find = find.filter(order::Column::OrganisationId.eq(org.0));
+    }
+    Ok(find.one(conn).await?)
+}

@@ -1,0 +1,412 @@
+//! The one write path: record an order event and apply what its version calls for, in the
+//! caller's transaction. Idempotent and out-of-order safe: a version that is not newer than
+//! the latest one recorded changes nothing.
+
+use crate::entity::{group, group_order_version, order, order_version, ticket_distribution as td};
+use crate::outbox::{self, EventContext};
+use crate::StoreError;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde_json::json;
+use td_domain::generation::{plan_version, ExistingGroup, GeneratedGroup};
+use td_domain::ids::{OrderId, TicketDistributionGroupId, TicketDistributionId};
+use td_domain::order::{OrderEvent, OrderEventType, OrderStatus};
+use td_domain::status::{CancelCause, TdEvent, TdStatus};
+
+/// Where a command or event came from, recorded on what it creates.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub distribution_channel: Option<String>,
+    pub traceparent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// The version was recorded and applied.
+    Applied {
+        order_version: u32,
+        created: Vec<TicketDistributionGroupId>,
+        kept: Vec<TicketDistributionGroupId>,
+        cancelled: Vec<TicketDistributionId>,
+    },
+    /// This version (or a newer one) was recorded before; nothing changed.
+    AlreadyRecorded { latest_version: u32 },
+    /// A DRAFT order: nothing to record.
+    Draft,
+}
+
+fn to_i32(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// Records `event` and generates, keeps and cancels groups as its version calls for.
+/// The order must have passed `td_domain::validate`.
+pub async fn record_order_event<C: ConnectionTrait>(
+    conn: &C,
+    event: &OrderEvent,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<RecordOutcome, StoreError> {
+    let order = &event.order;
+    let cancelled_event = event.kind == OrderEventType::OrderCancelled;
+    if order.status == OrderStatus::Draft && !cancelled_event {
+        return Ok(RecordOutcome::Draft);
+    }
+
+    // Serialise all writes of one order on its row (PostgreSQL row lock; SQLite has a
+    // single writer), which is also what keeps the outbox in commit order per order.
+    order::Entity::insert(order::ActiveModel {
+        order_id: Set(order.id.0.clone()),
+        organisation_id: Set(order.organisation_id.0),
+        latest_version: Set(0),
+        latest_confirmed_version: Set(None),
+        status: Set("NEW".to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(order::Column::OrderId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    let row = order::Entity::find_by_id(order.id.0.clone())
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("order {} vanished", order.id)))?;
+
+    let latest = u32::try_from(row.latest_version).unwrap_or(0);
+    let already_cancelled = row.status == OrderStatus::Cancelled.as_str();
+    let newer = order.version > latest;
+    let cancels_current = cancelled_event && order.version == latest && !already_cancelled;
+    if !(newer || cancels_current) {
+        return Ok(RecordOutcome::AlreadyRecorded {
+            latest_version: latest,
+        });
+    }
+
+    let event_type = match event.kind {
+        OrderEventType::OrderConfirmed => "OrderConfirmed",
+        OrderEventType::OrderCancelled => "OrderCancelled",
+    };
+    order_version::Entity::insert(order_version::ActiveModel {
+        order_id: Set(order.id.0.clone()),
+        version: Set(to_i32(order.version)),
+        event_type: Set(event_type.to_owned()),
+        organisation_id: Set(order.organisation_id.0),
+        status: Set(order.status.as_str().to_owned()),
+        event_id: Set(event.event_id),
+        correlation_id: Set(event.correlation_id.clone()),
+        snapshot: Set(serde_json::to_value(order)?),
+        recorded_at: Set(now),
+    })
+    .exec_without_returning(conn)
+    .await?;
+
+    let existing = match row.latest_confirmed_version {
+        Some(v) => load_existing(conn, &order.id, v).await?,
+        None => Vec::new(),
+    };
+    let plan = plan_version(order, cancelled_event, &existing);
+    let ctx = EventContext {
+        correlation_id: event.correlation_id.clone(),
+        traceparent: origin.traceparent.clone(),
+        timestamp: now,
+        organisation_id: order.organisation_id,
+        order_id: order.id.clone(),
+        order_version: order.version,
+    };
+
+    let version = to_i32(order.version);
+    let is_confirmed = order.status == OrderStatus::Confirmed && !cancelled_event;
+    if is_confirmed {
+        for kept in &plan.keep {
+            attach_version(conn, &order.id, *kept, version).await?;
+            group::Entity::update_many()
+                .col_expr(group::Column::OrderVersion, version.into())
+                .col_expr(group::Column::UpdatedAt, now.into())
+                .filter(group::Column::Id.eq(kept.0))
+                .exec(conn)
+                .await?;
+        }
+    }
+    let mut created = Vec::with_capacity(plan.create.len());
+    for generated in &plan.create {
+        insert_group(conn, event, origin, generated, now).await?;
+        attach_version(conn, &order.id, generated.id, version).await?;
+        outbox::append_group_event(
+            conn,
+            &ctx,
+            generated.id,
+            "TicketDistributionGroupCreated",
+            json!({
+                "orderLineId": generated.order_line_id.0,
+                "orderLineVersion": generated.order_line_version,
+                "ticketDistributionIds": generated.distributions.iter().map(|d| d.id.0.to_string()).collect::<Vec<_>>(),
+            }),
+        )
+        .await?;
+        for d in &generated.distributions {
+            outbox::append_group_event(
+                conn,
+                &ctx,
+                generated.id,
+                "TicketDistributionAdded",
+                json!({
+                    "ticketDistributionId": d.id.0.to_string(),
+                    "status": TdStatus::Generated.as_str(),
+                    "startOfValidity": d.start_of_validity.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    "endOfValidity": d.end_of_validity.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    "fareProductRef": d.fare_product_ref,
+                }),
+            )
+            .await?;
+        }
+        created.push(generated.id);
+    }
+
+    let mut cancelled = Vec::with_capacity(plan.cancel.len());
+    for (td_id, cause) in &plan.cancel {
+        if let Some(group_id) = cancel_distribution(conn, *td_id, *cause, now).await? {
+            outbox::append_group_event(
+                conn,
+                &ctx,
+                group_id,
+                "TicketDistributionCancelled",
+                json!({
+                    "ticketDistributionId": td_id.0.to_string(),
+                    "status": TdStatus::Cancelled.as_str(),
+                    "reason": cause.as_str(),
+                }),
+            )
+            .await?;
+            cancelled.push(*td_id);
+        }
+    }
+
+    if is_confirmed {
+        let mut all: Vec<TicketDistributionGroupId> = plan.keep.clone();
+        all.extend(created.iter().copied());
+        outbox::append_order_version_event(
+            conn,
+            &ctx,
+            "AllTicketDistributionGroupsForOrderVersionGenerated",
+            &all,
+        )
+        .await?;
+    }
+
+    let mut update = order::ActiveModel {
+        order_id: Set(order.id.0.clone()),
+        latest_version: Set(version.max(row.latest_version)),
+        status: Set(if cancelled_event {
+            OrderStatus::Cancelled.as_str().to_owned()
+        } else {
+            order.status.as_str().to_owned()
+        }),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    if is_confirmed {
+        update.latest_confirmed_version = Set(Some(version));
+    }
+    order::Entity::update(update).exec(conn).await?;
+
+    Ok(RecordOutcome::Applied {
+        order_version: order.version,
+        created,
+        kept: if is_confirmed { plan.keep } else { Vec::new() },
+        cancelled,
+    })
+}
+
+async fn attach_version<C: ConnectionTrait>(
+    conn: &C,
+    order_id: &OrderId,
+    group_id: TicketDistributionGroupId,
+    version: i32,
+) -> Result<(), StoreError> {
+    group_order_version::Entity::insert(group_order_version::ActiveModel {
+        group_id: Set(group_id.0),
+        order_version: Set(version),
+        order_id: Set(order_id.0.clone()),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            group_order_version::Column::GroupId,
+            group_order_version::Column::OrderVersion,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_group<C: ConnectionTrait>(
+    conn: &C,
+    event: &OrderEvent,
+    origin: &Origin,
+    generated: &GeneratedGroup,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let order = &event.order;
+    let owner = order
+        .contact_info
+        .as_ref()
+        .and_then(|c| c.contact.as_ref())
+        .and_then(|c| c.customer_id.as_ref())
+        .map(|c| c.0.clone());
+    group::Entity::insert(group::ActiveModel {
+        id: Set(generated.id.0),
+        order_id: Set(order.id.0.clone()),
+        order_version: Set(to_i32(order.version)),
+        order_line_id: Set(generated.order_line_id.0.clone()),
+        order_line_version: Set(to_i32(generated.order_line_version)),
+        updated_for_order_line_version: Set(to_i32(generated.order_line_version)),
+        organisation_id: Set(order.organisation_id.0),
+        order_owner_customer_id: Set(owner),
+        distribution_holder_customer_id: Set(generated
+            .distribution_holder_customer_id
+            .as_ref()
+            .map(|c| c.0.clone())),
+        created_by_distribution_channel: Set(origin.distribution_channel.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(group::Column::Id)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+
+    let rows = generated
+        .distributions
+        .iter()
+        .enumerate()
+        .map(|(position, d)| {
+            Ok(td::ActiveModel {
+                id: Set(d.id.0),
+                group_id: Set(generated.id.0),
+                position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+                order_id: Set(order.id.0.clone()),
+                organisation_id: Set(order.organisation_id.0),
+                status: Set(TdStatus::Generated.as_str().to_owned()),
+                cancel_cause: Set(None),
+                failure_reason: Set(None),
+                start_of_validity: Set(d.start_of_validity),
+                end_of_validity: Set(d.end_of_validity),
+                fare_product_ref: Set(d.fare_product_ref.clone()),
+                fare_product_name: Set(d.fare_product_name.clone()),
+                user_profile_ref: Set(d.user_profile_ref.clone()),
+                traveller_id: Set(d.traveller_id.as_ref().map(|t| t.0.clone())),
+                details: Set(serde_json::to_value(&d.details)?),
+                nod_order_group_id: Set(None),
+                media_serial_number_id: Set(None),
+                distributed_at: Set(None),
+                picked_up_at: Set(None),
+                distributed_as_pdf: Set(false),
+                created_at: Set(now),
+                updated_at: Set(now),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    if !rows.is_empty() {
+        td::Entity::insert_many(rows)
+            .on_conflict(OnConflict::column(td::Column::Id).do_nothing().to_owned())
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The groups of `version` with their tickets, as the planner needs them.
+async fn load_existing<C: ConnectionTrait>(
+    conn: &C,
+    order_id: &OrderId,
+    version: i32,
+) -> Result<Vec<ExistingGroup>, StoreError> {
+    let group_ids: Vec<uuid::Uuid> = group_order_version::Entity::find()
+        .select_only()
+        .column(group_order_version::Column::GroupId)
+        .filter(group_order_version::Column::OrderId.eq(order_id.0.as_str()))
+        .filter(group_order_version::Column::OrderVersion.eq(version))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if group_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let groups = group::Entity::find()
+        .filter(group::Column::Id.is_in(group_ids.clone()))
+        .order_by_asc(group::Column::CreatedAt)
+        .order_by_asc(group::Column::OrderLineId)
+        .all(conn)
+        .await?;
+    let tds = td::Entity::find()
+        .filter(td::Column::GroupId.is_in(group_ids))
+        .order_by_asc(td::Column::Position)
+        .all(conn)
+        .await?;
+    groups
+        .into_iter()
+        .map(|g| {
+            let distributions = tds
+                .iter()
+                .filter(|t| t.group_id == g.id)
+                .map(|t| Ok((TicketDistributionId(t.id), parse_status(&t.status)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(ExistingGroup {
+                id: TicketDistributionGroupId(g.id),
+                order_line_id: g.order_line_id.as_str().into(),
+                order_line_version: u32::try_from(g.order_line_version).unwrap_or(0),
+                distributions,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn parse_status(s: &str) -> Result<TdStatus, StoreError> {
+    s.parse::<TdStatus>()
+        .map_err(|_| StoreError::Corrupt(format!("unknown ticket status `{s}`")))
+}
+
+/// Applies the domain's Cancelled transition; returns the group id when the ticket changed.
+async fn cancel_distribution<C: ConnectionTrait>(
+    conn: &C,
+    id: TicketDistributionId,
+    cause: CancelCause,
+    now: DateTime<Utc>,
+) -> Result<Option<TicketDistributionGroupId>, StoreError> {
+    let Some(row) = td::Entity::find_by_id(id.0).one(conn).await? else {
+        return Ok(None);
+    };
+    let current = parse_status(&row.status)?;
+    let next = match current.apply(TdEvent::Cancelled) {
+        Ok(next) => next,
+        Err(refused) => {
+            tracing::warn!(ticket_distribution_id = %id, %refused, "cancellation refused by the status machine");
+            return Ok(None);
+        }
+    };
+    td::Entity::update(td::ActiveModel {
+        id: Set(row.id),
+        status: Set(next.as_str().to_owned()),
+        cancel_cause: Set(Some(cause.as_str().to_owned())),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(conn)
+    .await?;
+    crate::notify::status_changed(conn, &[id]).await?;
+    Ok(Some(TicketDistributionGroupId(row.group_id)))
+}

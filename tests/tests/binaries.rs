@@ -1,0 +1,111 @@
+//! The real binaries, started as processes: the embedded default serves the demo orders,
+//! and every worker serves its health endpoints and exits 0 on SIGTERM.
+
+use std::io::Read;
+use std::time::Duration;
+use td_e2e::{free_addr, wait_ok, Process};
+
+#[tokio::test]
+async fn the_embedded_default_serves_the_demo_orders_and_stops_on_sigterm() {
+    let data_dir = std::env::temp_dir().join(format!("td-e2e-{}", std::process::id()));
+    let addr = free_addr();
+    let mut process = Process::start(
+        "ticket-distribution",
+        &["--demo"],
+        &[
+            ("TD__GATEWAY__ADDR", addr.clone()),
+            ("TD__DATA_DIR", data_dir.display().to_string()),
+        ],
+    );
+    wait_ok(
+        &format!("http://{addr}/health/ready"),
+        Duration::from_secs(30),
+    )
+    .await;
+
+    let client = reqwest::Client::new();
+    let body: serde_json::Value = client
+        .get(format!(
+            "http://{addr}/v1/ticket-distribution-groups?orderId=in:DEMO0001,DEMO0002,DEMO0003"
+        ))
+        .header("ET-Client-Name", "e2e-test")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["totalItems"], 4, "{body}");
+    let td_id = body["items"][0]["ticketDistributions"][0]["id"]
+        .as_str()
+        .unwrap();
+    let status: serde_json::Value = client
+        .get(format!(
+            "http://{addr}/v1/ticket-distributions/{td_id}/status"
+        ))
+        .header("ET-Client-Name", "e2e-test")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["valid"], true, "{status}");
+
+    let mut stdout = process.child().stdout.take().unwrap();
+    let status = process.terminate(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}");
+    let mut printed = String::new();
+    stdout.read_to_string(&mut printed).unwrap();
+    assert!(
+        printed.contains(&format!("curl -s -H 'ET-Client-Name: demo-cli' 'http://{addr}/v1/ticket-distribution-groups?orderId=in:DEMO0001,DEMO0002,DEMO0003'")),
+        "the demo prints a ready-to-paste curl: {printed}"
+    );
+    assert!(data_dir.join("ticket-distribution.sqlite").exists());
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+#[tokio::test]
+async fn every_worker_serves_health_and_exits_0_on_sigterm() {
+    let db = td_testkit::postgres().await;
+    for (binary, variable) in [
+        ("api-gateway", "TD__GATEWAY__ADDR"),
+        ("order-listener", "TD__ORDER_LISTENER__HEALTH_ADDR"),
+        ("nod-distributor", "TD__NOD_DISTRIBUTOR__HEALTH_ADDR"),
+        ("pdf-renderer", "TD__PDF_RENDERER__HEALTH_ADDR"),
+        ("mailer", "TD__MAILER__HEALTH_ADDR"),
+    ] {
+        let addr = free_addr();
+        let process = Process::start(
+            binary,
+            &[],
+            &[
+                (variable, addr.clone()),
+                ("TD__DATABASE__URL", db.url.clone()),
+            ],
+        );
+        wait_ok(
+            &format!("http://{addr}/health/live"),
+            Duration::from_secs(30),
+        )
+        .await;
+        wait_ok(
+            &format!("http://{addr}/health/ready"),
+            Duration::from_secs(30),
+        )
+        .await;
+        let status = process.terminate(Duration::from_secs(10));
+        assert!(status.success(), "{binary} exit status {status}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_setting_stops_start_up_naming_the_key() {
+    let output = std::process::Command::new(td_e2e::binary("api-gateway"))
+        .env("TD__GATEWAY__ADDR", "nowhere")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("gateway.addr"), "{stderr}");
+}

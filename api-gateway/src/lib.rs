@@ -12,9 +12,10 @@ pub mod search;
 pub mod state;
 pub mod status_cache;
 
+use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use secrecy::ExposeSecret;
 use state::AppState;
@@ -22,14 +23,31 @@ use status_cache::StatusCache;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use td_proto::v1::generation_client::GenerationClient;
 use td_runtime::{health_routes, HttpServer, ReadinessCheck};
 use td_settings::{GatewaySettings, Settings};
 use td_store::{ConnectionTrait, DatabaseConnection, DbBackend};
 use tokio_util::sync::CancellationToken;
+use tonic::transport::Endpoint;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
+
+/// Where the workers the gateway hands commands to are reached.
+#[derive(Debug, Clone)]
+pub struct Upstreams {
+    /// order-listener's gRPC endpoint, e.g. `http://127.0.0.1:50051`.
+    pub generation: String,
+}
+
+impl Upstreams {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            generation: format!("http://{}", settings.order_listener.grpc_addr),
+        }
+    }
+}
 
 pub struct App {
     server: HttpServer,
@@ -48,13 +66,38 @@ impl App {
         if settings.database.migrate_on_start {
             td_store::migrate(&db).await?;
         }
-        Self::build_with_db(&settings.gateway, db).await
+        Self::build_with(
+            &settings.gateway,
+            db,
+            Upstreams::from_settings(settings),
+            Router::new(),
+        )
+        .await
     }
 
-    /// Binds the listener on an existing pool (the embedded default and tests).
+    /// Binds the listener on an existing pool, with the workers at their default
+    /// addresses (tests of the read side).
     pub async fn build_with_db(
         settings: &GatewaySettings,
         db: DatabaseConnection,
+    ) -> anyhow::Result<Self> {
+        let defaults = Settings::load_from(None, std::iter::empty())?;
+        Self::build_with(
+            settings,
+            db,
+            Upstreams::from_settings(&defaults),
+            Router::new(),
+        )
+        .await
+    }
+
+    /// Binds the listener on an existing pool with the given workers; `extra` routes are
+    /// served behind the same layers (the embedded default's intake).
+    pub async fn build_with(
+        settings: &GatewaySettings,
+        db: DatabaseConnection,
+        upstreams: Upstreams,
+        extra: Router,
     ) -> anyhow::Result<Self> {
         let status_cache = (db.get_database_backend() == DbBackend::Postgres).then(|| {
             StatusCache::new(
@@ -62,8 +105,19 @@ impl App {
                 settings.status_cache_capacity,
             )
         });
-        let state = AppState { db, status_cache };
-        let server = HttpServer::bind(settings.addr, router(state.clone(), settings)).await?;
+        let generation = GenerationClient::new(
+            Endpoint::from_shared(upstreams.generation.clone())
+                .with_context(|| format!("order-listener gRPC address `{}`", upstreams.generation))?
+                .connect_timeout(Duration::from_secs(2))
+                .connect_lazy(),
+        );
+        let state = AppState {
+            db,
+            status_cache,
+            generation,
+        };
+        let server =
+            HttpServer::bind(settings.addr, router(state.clone(), settings, extra)).await?;
         Ok(Self { server, state })
     }
 
@@ -93,7 +147,7 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 }
 
 /// The whole HTTP surface. Layers, outermost first:
-pub fn router(state: AppState, settings: &GatewaySettings) -> Router {
+pub fn router(state: AppState, settings: &GatewaySettings, extra: Router) -> Router {
     let v1 = Router::new()
         .route("/ticket-distribution-groups", get(routes::groups::search))
         // One parameter name per path segment (the router requires it); the OpenAPI
@@ -106,6 +160,10 @@ pub fn router(state: AppState, settings: &GatewaySettings) -> Router {
             "/ticket-distributions/{id}/summary",
             get(routes::summary::summary),
         )
+        .route(
+            "/ticket-distributions/{id}/generate",
+            post(routes::generate::generate),
+        )
         // Inside /v1 only: operational endpoints need no client name.
         .route_layer(axum::middleware::from_fn(middleware::require_client_name))
         .with_state(state.clone());
@@ -114,6 +172,7 @@ pub fn router(state: AppState, settings: &GatewaySettings) -> Router {
         .nest("/v1", v1)
         .route("/openapi.json", get(openapi_json))
         .merge(health_routes(db_ready(state.db.clone())))
+        .merge(extra)
         .fallback(|| async { StatusCode::NOT_FOUND })
         .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
         // Innermost: bodies above the limit never reach a handler (413).

@@ -15,6 +15,7 @@ use utoipa::OpenApi;
         routes::groups::search,
         routes::status::status,
         routes::summary::summary,
+        routes::generate::generate,
     ),
     components(schemas(
         ApiErrorBody,

@@ -1,6 +1,8 @@
 use crate::status_cache::StatusCache;
 use std::sync::Arc;
+use td_proto::v1::generation_client::GenerationClient;
 use td_store::DatabaseConnection;
+use tonic::transport::Channel;
 
 /// What handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -8,4 +10,6 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Present on PostgreSQL, where status changes are announced; absent on SQLite.
     pub status_cache: Option<Arc<StatusCache>>,
+    /// order-listener's `Generation` service.
+    pub generation: GenerationClient<Channel>,
 }

@@ -1,11 +1,10 @@
-//! `--demo`: the example orders kept in the repository, recorded through the same write
-//! path as orders from Kafka.
+//! `--demo`: the example orders kept in the repository, submitted through the same intake
+//! as orders from Kafka.
 
 use anyhow::Context;
-use chrono::Utc;
+use order_listener::{Incoming, Intake, IntakeOutcome};
 use std::net::SocketAddr;
-use td_store::record::{record_order_event, Origin, RecordOutcome};
-use td_store::{DatabaseConnection, TransactionTrait};
+use std::path::Path;
 
 const EXAMPLES: &[(&str, &str)] = &[
     (
@@ -22,31 +21,30 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Records every example order; returns their order ids.
-pub async fn record(db: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
+/// Submits every example order; returns their order ids.
+pub async fn record(intake: &Intake) -> anyhow::Result<Vec<String>> {
     let mut ids = Vec::new();
     for (name, json) in EXAMPLES {
         let event = td_domain::parse_order_event(json.as_bytes())
             .with_context(|| format!("example order {name}"))?;
-        let txn = db.begin().await?;
-        let origin = Origin {
-            distribution_channel: Some("demo".to_owned()),
-            traceparent: None,
-        };
-        let outcome = record_order_event(&txn, &event, &origin, Utc::now()).await?;
-        txn.commit().await?;
-        match outcome {
-            RecordOutcome::Applied { created, .. } => {
-                tracing::info!(order_id = %event.order.id, groups = created.len(), "demo order recorded")
-            }
-            _ => tracing::info!(order_id = %event.order.id, "demo order was recorded before"),
+        let outcome = intake
+            .process(Incoming {
+                key: Some(event.order.id.0.as_bytes()),
+                payload: Some(json.as_bytes()),
+                traceparent: None,
+                source: format!("demo:{name}"),
+            })
+            .await?;
+        if let IntakeOutcome::DeadLettered { reason } = outcome {
+            anyhow::bail!("example order {name} was refused: {reason}");
         }
+        tracing::info!(order_id = %event.order.id, outcome = ?outcome, "demo order submitted");
         ids.push(event.order.id.0.clone());
     }
     Ok(ids)
 }
 
-pub fn print_instructions(addr: SocketAddr, order_ids: &[String]) {
+pub fn print_instructions(addr: SocketAddr, order_ids: &[String], event_log: &Path) {
     let base = format!("http://{addr}");
     println!();
     println!("Demo orders recorded: {}", order_ids.join(", "));
@@ -60,6 +58,12 @@ pub fn print_instructions(addr: SocketAddr, order_ids: &[String]) {
     println!("Then ask whether a ticket is valid (take an id from ticketDistributions[].id):");
     println!(
         "  curl -s -H 'ET-Client-Name: demo-cli' '{base}/v1/ticket-distributions/<id>/status'"
+    );
+    println!("Submit an order event of your own (same path as from Kafka):");
+    println!("  curl -s -X POST --data-binary @examples/orders/zone-ticket.json '{base}/embedded/order-events'");
+    println!(
+        "Published events, one JSON line each: {}",
+        event_log.display()
     );
     println!("The API description: {base}/openapi.json");
     println!();

@@ -1,9 +1,13 @@
-//! Wiring of the embedded default.
+//! Wiring of the embedded default: SQLite, the intake behind an HTTP endpoint instead of
+//! Kafka, the outbox relayed to a JSON-lines event log instead of Kafka, and the same
+//! gRPC services as the distributed system on loopback ports of their own.
 
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+use td_bus::{FileSink, MessageSink};
 use td_settings::Settings;
 use tokio_util::sync::CancellationToken;
 
@@ -42,12 +46,37 @@ pub async fn run(
         .context("migrating the database")?;
     tracing::warn!("AUTHORISATION IS OFF: the embedded default answers every caller for every organisation. Do not expose it.");
 
-    let gateway = api_gateway::App::build_with_db(&settings.gateway, db.clone()).await?;
+    let event_log = PathBuf::from(&settings.data_dir).join("events.jsonl");
+    let bus = Arc::new(FileSink::new(&event_log));
+    let sink: Arc<dyn MessageSink> = bus.clone();
+    let intake = Arc::new(order_listener::Intake::new(
+        db.clone(),
+        sink.clone(),
+        settings.topic("order-events") + "-dlq",
+    ));
+    let relay = order_listener::Relay::new(db.clone(), sink, settings.environment.clone());
+    let grpc = order_listener::GrpcServer::bind("127.0.0.1:0".parse()?, db.clone()).await?;
+    let upstreams = api_gateway::Upstreams {
+        generation: format!("http://{}", grpc.local_addr()),
+    };
+    let gateway = api_gateway::App::build_with(
+        &settings.gateway,
+        db.clone(),
+        upstreams,
+        crate::intake::routes(intake.clone()),
+    )
+    .await?;
     let addr = gateway.local_addr();
+
+    let relaying = tokio::spawn(relay.run(order_listener::RELAY_IDLE, shutdown.clone()));
+    let grpc = tokio::spawn(grpc.run_until_stopped(shutdown.clone()));
     if demo {
-        let orders = crate::demo::record(&db).await?;
-        crate::demo::print_instructions(addr, &orders);
+        let orders = crate::demo::record(&intake).await?;
+        crate::demo::print_instructions(addr, &orders, &event_log);
     }
-    tracing::info!(data_dir = %settings.data_dir, "ticket-distribution (embedded) running; Ctrl-C stops it");
-    gateway.run_until_stopped(shutdown).await
+    tracing::info!(data_dir = %settings.data_dir, events = %event_log.display(), "ticket-distribution (embedded) running; Ctrl-C stops it");
+    let result = gateway.run_until_stopped(shutdown).await;
+    let _ = relaying.await;
+    let _ = grpc.await;
+    result
 }

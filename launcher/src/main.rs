@@ -7,6 +7,7 @@ use td_settings::Settings;
 
 mod demo;
 mod embedded;
+mod intake;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -1,19 +1,76 @@
-//! Consumes order events from Kafka, records each order version and generates its TicketDistributionGroups in one transaction, serves `Generation.Generate` over gRPC and relays the outbox to Kafka.
-//!
-//! So far this worker starts, answers `/health/live` and `/health/ready` (the database
-//! answers) and stops cleanly on SIGTERM. Kafka intake, gRPC and the outbox relay arrive with the intake issue; nothing here consumes yet.
+//! Consumes order events from Kafka, records each order version and generates its
+//! TicketDistributionGroups in one transaction, serves `Generation.Generate` over gRPC,
+//! and relays the transactional outbox to Kafka. Bad events go to the dead-letter topic;
+//! nothing here talks to NOD, renders or mails.
 
+pub mod consumer;
+pub mod grpc;
+pub mod intake;
+pub mod relay;
+
+use anyhow::Context;
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use td_bus::{KafkaSink, MessageSink};
+use td_proto::v1::generation_server::GenerationServer;
 use td_runtime::{health_routes, HttpServer, ReadinessCheck};
 use td_settings::Settings;
 use td_store::DatabaseConnection;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use intake::{Incoming, Intake, IntakeOutcome};
+pub use relay::Relay;
+
+/// How often an idle relay looks for new outbox events.
+pub const RELAY_IDLE: Duration = Duration::from_millis(20);
+
+/// A bound gRPC server for `Generation` (with gRPC health checking).
+pub struct GrpcServer {
+    listener: TcpListener,
+    db: DatabaseConnection,
+}
+
+impl GrpcServer {
+    pub async fn bind(addr: SocketAddr, db: DatabaseConnection) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for gRPC on {addr}"))?;
+        Ok(Self { listener, db })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let (reporter, health) = tonic_health::server::health_reporter();
+        reporter
+            .set_serving::<GenerationServer<grpc::GenerationService>>()
+            .await;
+        tonic::transport::Server::builder()
+            .add_service(health)
+            .add_service(GenerationServer::new(grpc::GenerationService::new(self.db)))
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(self.listener),
+                async move { shutdown.cancelled().await },
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// The distributed worker: Kafka consumer, outbox relay, gRPC and health.
 pub struct App {
+    settings: Settings,
+    db: DatabaseConnection,
+    sink: Arc<KafkaSink>,
     health: HttpServer,
+    grpc: GrpcServer,
 }
 
 impl App {
@@ -24,25 +81,80 @@ impl App {
             Duration::from_millis(settings.database.connect_timeout_ms),
         )
         .await?;
+        if settings.database.migrate_on_start {
+            td_store::migrate(&db).await?;
+        }
+        let sink = Arc::new(KafkaSink::new(&settings.kafka)?);
         let health = HttpServer::bind(
             settings.order_listener.health_addr,
-            health_routes(db_ready(db)),
+            health_routes(db_ready(db.clone())),
         )
         .await?;
-        Ok(Self { health })
+        let grpc = GrpcServer::bind(settings.order_listener.grpc_addr, db.clone()).await?;
+        Ok(Self {
+            settings: settings.clone(),
+            db,
+            sink,
+            health,
+            grpc,
+        })
     }
 
     pub fn health_addr(&self) -> SocketAddr {
         self.health.local_addr()
     }
 
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc.local_addr()
+    }
+
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        tracing::info!(health = %self.health.local_addr(), "order-listener started");
-        self.health.run_until_stopped(shutdown).await
+        let dead_letters: Arc<dyn MessageSink> = self.sink.clone();
+        let intake = Arc::new(Intake::new(
+            self.db.clone(),
+            dead_letters,
+            self.settings.topic("order-events") + "-dlq",
+        ));
+        let consumer = consumer::create(&self.settings)?;
+        let relay_sink: Arc<dyn MessageSink> = self.sink.clone();
+        let relay = Relay::new(
+            self.db.clone(),
+            relay_sink,
+            self.settings.environment.clone(),
+        );
+        tracing::info!(
+            health = %self.health.local_addr(),
+            grpc = %self.grpc.local_addr(),
+            topic = %self.settings.topic("order-events"),
+            "order-listener started"
+        );
+
+        let consuming = tokio::spawn(consumer::run(consumer, intake, shutdown.clone()));
+        let relaying = tokio::spawn(relay.run(RELAY_IDLE, shutdown.clone()));
+        let grpc = tokio::spawn(self.grpc.run_until_stopped(shutdown.clone()));
+        let health = self.health.run_until_stopped(shutdown.clone());
+        let health_result = health.await;
+
+        // Intake stops first (its offsets are committed), then the relay, then the
+        // producer flushes what it still holds.
+        let drain = Duration::from_millis(self.settings.shutdown.drain_deadline_ms);
+        let drained = tokio::time::timeout(drain, async {
+            let _ = consuming.await;
+            let _ = relaying.await;
+            let _ = grpc.await;
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "drain deadline passed; stopping with work in flight (it will be redelivered)"
+            );
+        }
+        self.sink.flush(Duration::from_secs(5));
+        health_result
     }
 }
 
-fn db_ready(db: DatabaseConnection) -> ReadinessCheck {
+pub fn db_ready(db: DatabaseConnection) -> ReadinessCheck {
     Arc::new(move || {
         let db = db.clone();
         Box::pin(async move { td_store::ping(&db).await.map_err(|e| e.to_string()) })

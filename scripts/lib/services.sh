@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Starts (installing first, on a machine that lacks them) the services the tests and the
 # local stack need. Sourced by scripts/test and scripts/stack; every function is idempotent.
 
@@ -30,7 +31,7 @@ ensure_postgres() {
     log "installing PostgreSQL"; apt_install postgresql
   fi
   local version
-  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)
   log "starting PostgreSQL $version"
   pg_ctlcluster --skip-systemctl-redirect "$version" main start
   wait_port 5432 30 PostgreSQL
@@ -53,4 +54,95 @@ drop_test_databases() {
   local dbs
   dbs=$(psql_admin -At -c "select datname from pg_database where datname like 'td\_test\_%'" 2>/dev/null || true)
   for db in $dbs; do psql_admin -c "drop database if exists $db" >/dev/null 2>&1 || true; done
+}
+
+# ---- The Kafka-compatible broker: tansu (see /work/shared/design/DEPENDENCIES.md) ----
+# In memory (dynostore): it keeps nothing across a restart, topics included.
+
+TANSU_PORT=9092
+TANSU_URL="tcp://127.0.0.1:$TANSU_PORT"
+
+# Prints the path of a tansu binary built with the dynostore engine, installing it if none.
+tansu_bin() {
+  local bin="" engines=""
+  if command -v tansu >/dev/null; then
+    bin=$(command -v tansu)
+  elif [ -x "$HOME/.cargo/bin/tansu" ]; then
+    bin="$HOME/.cargo/bin/tansu"
+  fi
+  if [ -n "$bin" ]; then
+    engines=$("$bin" --help 2>/dev/null | grep '^Storage engines:' || true)
+    case "$engines" in
+      *dynostore*) printf '%s\n' "$bin"; return 0 ;;
+    esac
+    log "$bin was built without the dynostore storage engine; reinstalling"
+  fi
+  log "installing tansu with 'cargo install tansu --locked --features dynostore' (takes about 15 minutes)"
+  cargo install tansu --locked --features dynostore --force >&2
+  if [ -x "$HOME/.cargo/bin/tansu" ]; then
+    printf '%s\n' "$HOME/.cargo/bin/tansu"
+  else
+    command -v tansu
+  fi
+}
+
+# Starts tansu on 127.0.0.1:9092 unless something listens there already, detached so it
+# outlives the script. TANSU_LOG and TANSU_PIDFILE say where its log and pid go. Sets
+# TANSU_STARTED=1 when this call started it, TANSU_STARTED=0 otherwise.
+ensure_tansu() {
+  TANSU_STARTED=0
+  if port_open "$TANSU_PORT"; then return 0; fi
+  local bin logfile=${TANSU_LOG:-/tmp/td-tansu.log} pidfile=${TANSU_PIDFILE:-/tmp/td-tansu.pid} pid
+  bin=$(tansu_bin)
+  mkdir -p "$(dirname "$logfile")" "$(dirname "$pidfile")"
+  log "starting tansu on $TANSU_URL (in memory; log: $logfile)"
+  printf '\n==== %s: tansu starting\n' "$(date -u +%FT%TZ)" >>"$logfile"
+  # Bound to an IP literal: with a host name tansu listens on every interface.
+  setsid nohup "$bin" broker \
+    --listener-url "$TANSU_URL" --advertised-listener-url "$TANSU_URL" \
+    --storage-engine memory://tansu/ </dev/null >>"$logfile" 2>&1 &
+  pid=$!
+  printf '%s\n' "$pid" >"$pidfile"
+  # shellcheck disable=SC2034 # read by the callers
+  TANSU_STARTED=1
+  if ! wait_port "$TANSU_PORT" 15 tansu; then
+    tail -n 20 "$logfile" >&2 || true
+    return 1
+  fi
+}
+
+# Creates the topics of environment ENV (TD__ENVIRONMENT) on the broker at 127.0.0.1:9092,
+# 3 partitions each; topics that exist already are left as they are.
+create_topics() { # env
+  local env=$1 topic out bin
+  if ! port_open "$TANSU_PORT"; then log "no broker listens on $TANSU_URL"; return 1; fi
+  bin=$(tansu_bin)
+  for topic in "order-events-$env" "order-events-$env-dlq" \
+    "ticket-distribution-group-events-$env" \
+    "all-ticket-distribution-groups-for-order-version-completed-$env"; do
+    # tansu answers "Topic with this name already exists." and exit status 1 for an
+    # existing topic, and retries for ever when no broker answers: hence the timeout.
+    if out=$(timeout 30 "$bin" topic create --broker "$TANSU_URL" --partitions 3 "$topic" 2>&1); then
+      log "created topic $topic"
+    elif [[ "$out" == *"already exists"* ]]; then
+      :
+    else
+      log "could not create topic $topic: ${out:-no answer from $TANSU_URL}"; return 1
+    fi
+  done
+}
+
+# Creates PostgreSQL database NAME on 127.0.0.1 unless it exists.
+ensure_database() { # name
+  local name=$1
+  if [[ ! "$name" =~ ^[a-z_][a-z0-9_]*$ ]]; then
+    log "refusing database name '$name' (lower-case letters, digits and _ only)"; return 1
+  fi
+  if [ -n "$(psql_admin -At -c "select 1 from pg_database where datname = '$name'")" ]; then
+    return 0
+  fi
+  log "creating database $name"
+  # A concurrent creator may win the race; what counts is that the database exists after.
+  psql_admin -c "create database $name" >/dev/null 2>&1 ||
+    [ -n "$(psql_admin -At -c "select 1 from pg_database where datname = '$name'")" ]
 }

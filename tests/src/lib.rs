@@ -2,19 +2,22 @@
 //! processes with settings from the environment, wait for their ports, stop them with
 //! SIGTERM. The tests themselves are in `tests/`.
 
+pub mod avro;
+pub mod stack;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-/// The path of a workspace binary built next to the running test.
+/// The path of a workspace binary built next to the running executable: a test runs from
+/// `target/<profile>/deps/`, a benchmark binary from `target/<profile>/`.
 pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test executable lives in target/<profile>/deps");
+    let exe = std::env::current_exe().expect("executable path");
+    let mut dir = exe.parent().expect("an executable lives in a directory");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir = dir.parent().expect("target/<profile>/deps has a parent");
+    }
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -30,20 +33,27 @@ pub fn free_addr() -> String {
     listener.local_addr().expect("local addr").to_string()
 }
 
-/// A running binary, killed if the test ends without stopping it.
+/// A running binary, killed if the test ends without stopping it. Its standard output (the
+/// log) goes to a file, never to an unread pipe that would block the process once full; the
+/// file is removed when the test passes and kept, with its path printed, when it fails.
 pub struct Process {
     pub name: String,
     child: Option<Child>,
+    log: PathBuf,
 }
 
 impl Process {
     pub fn start(name: &str, args: &[&str], env: &[(&str, String)]) -> Self {
+        let dir = std::env::temp_dir().join("td-e2e-logs");
+        std::fs::create_dir_all(&dir).expect("create the log directory");
+        let log = dir.join(format!("{name}-{}.log", uuid::Uuid::new_v4().simple()));
+        let file = std::fs::File::create(&log).expect("create the process log");
         let mut command = Command::new(binary(name));
         command
             .args(args)
             .env("TD__TELEMETRY__LOG_FORMAT", "json")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(Stdio::from(file))
             .stderr(Stdio::inherit());
         for (k, v) in env {
             command.env(k, v);
@@ -54,7 +64,13 @@ impl Process {
         Self {
             name: name.to_owned(),
             child: Some(child),
+            log,
         }
+    }
+
+    /// What the process has written to its standard output so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn child(&mut self) -> &mut Child {
@@ -88,6 +104,11 @@ impl Drop for Process {
         if let Some(child) = self.child.as_mut() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("{} log kept at {}", self.name, self.log.display());
+        } else {
+            let _ = std::fs::remove_file(&self.log);
         }
     }
 }

@@ -1,7 +1,6 @@
 //! The real binaries, started as processes: the embedded default serves the demo orders,
 //! and every worker serves its health endpoints and exits 0 on SIGTERM.
 
-use std::io::Read;
 use std::time::Duration;
 use td_e2e::{free_addr, wait_ok, Process};
 
@@ -9,7 +8,7 @@ use td_e2e::{free_addr, wait_ok, Process};
 async fn the_embedded_default_serves_the_demo_orders_and_stops_on_sigterm() {
     let data_dir = std::env::temp_dir().join(format!("td-e2e-{}", std::process::id()));
     let addr = free_addr();
-    let mut process = Process::start(
+    let process = Process::start(
         "ticket-distribution",
         &["--demo"],
         &[
@@ -52,11 +51,9 @@ async fn the_embedded_default_serves_the_demo_orders_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(status["valid"], true, "{status}");
 
-    let mut stdout = process.child().stdout.take().unwrap();
+    let printed = process.output();
     let status = process.terminate(Duration::from_secs(10));
     assert!(status.success(), "exit status {status}");
-    let mut printed = String::new();
-    stdout.read_to_string(&mut printed).unwrap();
     assert!(
         printed.contains(&format!("curl -s -H 'ET-Client-Name: demo-cli' 'http://{addr}/v1/ticket-distribution-groups?orderId=in:DEMO0001,DEMO0002,DEMO0003'")),
         "the demo prints a ready-to-paste curl: {printed}"

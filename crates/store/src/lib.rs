@@ -13,13 +13,42 @@ pub mod query;
 pub mod record;
 
 pub use error::StoreError;
+pub use sea_orm;
 pub use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
 };
 
 use sea_orm::{ConnectOptions, Database};
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
+
+/// Rows inserted per statement: far below PostgreSQL's limit of 65,535 bind parameters for
+/// the widest table, and few statements for a large order.
+const INSERT_CHUNK: usize = 500;
+
+/// Inserts `rows` with as few statements as the parameter limit allows, in their order;
+/// with `on_conflict`, rows that exist already are handled as it says.
+pub(crate) async fn insert_in_chunks<C, A>(
+    conn: &C,
+    rows: Vec<A>,
+    on_conflict: Option<sea_orm::sea_query::OnConflict>,
+) -> Result<(), StoreError>
+where
+    C: ConnectionTrait,
+    A: sea_orm::ActiveModelTrait + Send,
+    <A::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(INSERT_CHUNK).collect();
+        let mut insert = <A::Entity as sea_orm::EntityTrait>::insert_many(chunk);
+        if let Some(on_conflict) = &on_conflict {
+            insert = insert.on_conflict(on_conflict.clone());
+        }
+        insert.exec_without_returning(conn).await?;
+    }
+    Ok(())
+}
 
 /// Opens a pool. SQLite gets one connection: it has one writer anyway, and a single
 /// connection avoids "database is locked" between a reader upgrading to a writer.

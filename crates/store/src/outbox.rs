@@ -57,74 +57,75 @@ fn base_payload(ctx: &EventContext, event_id: Uuid, event_type: &str) -> Map<Str
     map
 }
 
-async fn append<C: ConnectionTrait>(
-    conn: &C,
-    ctx: &EventContext,
-    topic: &str,
-    event_id: Uuid,
-    event_type: &str,
-    payload: Map<String, Value>,
-) -> Result<(), StoreError> {
-    outbox::Entity::insert(outbox::ActiveModel {
-        event_id: Set(event_id),
-        topic: Set(topic.to_owned()),
-        message_key: Set(ctx.order_id.0.clone()),
-        event_type: Set(event_type.to_owned()),
-        payload: Set(Value::Object(payload)),
-        correlation_id: Set(ctx.correlation_id.clone()),
-        traceparent: Set(ctx.traceparent.clone()),
-        created_at: Set(ctx.timestamp),
-        published_at: Set(None),
-        ..Default::default()
-    })
-    .exec_without_returning(conn)
-    .await?;
-    Ok(())
+/// The events one transaction appends, written with one statement at the end (in the order
+/// they were added, which is the order their ids and so their publishing follow).
+pub struct EventBatch<'a> {
+    ctx: &'a EventContext,
+    rows: Vec<outbox::ActiveModel>,
 }
 
-/// Appends a `TicketDistributionGroupEvent` whose `type` is `event_type` and whose matching
-/// payload field holds `body`.
-pub async fn append_group_event<C: ConnectionTrait>(
-    conn: &C,
-    ctx: &EventContext,
-    group: TicketDistributionGroupId,
-    event_type: &str,
-    body: Value,
-) -> Result<Uuid, StoreError> {
-    let event_id = Uuid::new_v4();
-    let mut payload = base_payload(ctx, event_id, event_type);
-    payload.insert(
-        "ticketDistributionGroupId".into(),
-        json!(group.0.to_string()),
-    );
-    payload.insert(payload_field(event_type), body);
-    append(conn, ctx, GROUP_EVENTS_TOPIC, event_id, event_type, payload).await?;
-    Ok(event_id)
-}
+impl<'a> EventBatch<'a> {
+    pub fn new(ctx: &'a EventContext) -> Self {
+        Self {
+            ctx,
+            rows: Vec::new(),
+        }
+    }
 
-/// Appends an `All…ForOrderVersion…` event listing the version's groups.
-pub async fn append_order_version_event<C: ConnectionTrait>(
-    conn: &C,
-    ctx: &EventContext,
-    event_type: &str,
-    groups: &[TicketDistributionGroupId],
-) -> Result<Uuid, StoreError> {
-    let event_id = Uuid::new_v4();
-    let mut payload = base_payload(ctx, event_id, event_type);
-    payload.insert(
-        "ticketDistributionGroupIds".into(),
-        json!(groups.iter().map(|g| g.0.to_string()).collect::<Vec<_>>()),
-    );
-    append(
-        conn,
-        ctx,
-        ORDER_VERSION_COMPLETED_TOPIC,
-        event_id,
-        event_type,
-        payload,
-    )
-    .await?;
-    Ok(event_id)
+    fn push(&mut self, topic: &str, event_id: Uuid, event_type: &str, payload: Map<String, Value>) {
+        self.rows.push(outbox::ActiveModel {
+            event_id: Set(event_id),
+            topic: Set(topic.to_owned()),
+            message_key: Set(self.ctx.order_id.0.clone()),
+            event_type: Set(event_type.to_owned()),
+            payload: Set(Value::Object(payload)),
+            correlation_id: Set(self.ctx.correlation_id.clone()),
+            traceparent: Set(self.ctx.traceparent.clone()),
+            created_at: Set(self.ctx.timestamp),
+            published_at: Set(None),
+            ..Default::default()
+        });
+    }
+
+    /// Adds a `TicketDistributionGroupEvent` whose `type` is `event_type` and whose
+    /// matching payload field holds `body`.
+    pub fn group_event(
+        &mut self,
+        group: TicketDistributionGroupId,
+        event_type: &str,
+        body: Value,
+    ) -> Uuid {
+        let event_id = Uuid::new_v4();
+        let mut payload = base_payload(self.ctx, event_id, event_type);
+        payload.insert(
+            "ticketDistributionGroupId".into(),
+            json!(group.0.to_string()),
+        );
+        payload.insert(payload_field(event_type), body);
+        self.push(GROUP_EVENTS_TOPIC, event_id, event_type, payload);
+        event_id
+    }
+
+    /// Adds an `All…ForOrderVersion…` event listing the version's groups.
+    pub fn order_version_event(
+        &mut self,
+        event_type: &str,
+        groups: &[TicketDistributionGroupId],
+    ) -> Uuid {
+        let event_id = Uuid::new_v4();
+        let mut payload = base_payload(self.ctx, event_id, event_type);
+        payload.insert(
+            "ticketDistributionGroupIds".into(),
+            json!(groups.iter().map(|g| g.0.to_string()).collect::<Vec<_>>()),
+        );
+        self.push(ORDER_VERSION_COMPLETED_TOPIC, event_id, event_type, payload);
+        event_id
+    }
+
+    /// Writes the events in the transaction `conn`.
+    pub async fn write<C: ConnectionTrait>(self, conn: &C) -> Result<(), StoreError> {
+        crate::insert_in_chunks(conn, self.rows, None).await
+    }
 }
 
 /// The oldest unpublished events, in publishing order.
@@ -169,5 +170,14 @@ pub async fn events_of_order<C: ConnectionTrait>(
         .filter(outbox::Column::MessageKey.eq(order_id.0.as_str()))
         .order_by_asc(outbox::Column::Id)
         .all(conn)
+        .await?)
+}
+
+/// How many events wait to be published.
+pub async fn backlog<C: ConnectionTrait>(conn: &C) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::PublishedAt.is_null())
+        .count(conn)
         .await?)
 }

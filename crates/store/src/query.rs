@@ -333,3 +333,52 @@ pub async fn order<C: ConnectionTrait>(
     }
     Ok(find.one(conn).await?)
 }
+
+/// The ids of the groups that belong to `version` of an order, in creation order.
+pub async fn group_ids_of_version<C: ConnectionTrait>(
+    conn: &C,
+    order_id: &OrderId,
+    version: i32,
+) -> Result<Vec<Uuid>, StoreError> {
+    let ids: Vec<Uuid> = group_order_version::Entity::find()
+        .select_only()
+        .column(group_order_version::Column::GroupId)
+        .filter(group_order_version::Column::OrderId.eq(order_id.0.as_str()))
+        .filter(group_order_version::Column::OrderVersion.eq(version))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    Ok(group::Entity::find()
+        .select_only()
+        .column(group::Column::Id)
+        .filter(group::Column::Id.is_in(ids))
+        .order_by_asc(group::Column::CreatedAt)
+        .order_by_asc(group::Column::OrderLineId)
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
+/// Groups by id with their tickets, in creation order, scoped.
+pub async fn groups_by_ids<C: ConnectionTrait>(
+    conn: &C,
+    scope: Option<OrganisationId>,
+    ids: Vec<Uuid>,
+) -> Result<Vec<GroupWithDistributions>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut find = group::Entity::find().filter(group::Column::Id.is_in(ids));
+    if let Some(org) = scope {
+        find = find.filter(group::Column::OrganisationId.eq(org.0));
+    }
+    let groups = find
+        .order_by_asc(group::Column::CreatedAt)
+        .order_by_asc(group::Column::OrderLineId)
+        .all(conn)
+        .await?;
+    with_distributions(conn, groups).await
+}

@@ -136,13 +136,20 @@ pub async fn record_order_event<C: ConnectionTrait>(
                 .await?;
         }
     }
+    let mut events = outbox::EventBatch::new(&ctx);
     let mut created = Vec::with_capacity(plan.create.len());
+    let mut groups = Vec::with_capacity(plan.create.len());
+    let mut attached = Vec::with_capacity(plan.create.len());
+    let mut tickets = Vec::new();
     for generated in &plan.create {
-        insert_group(conn, event, origin, generated, now).await?;
-        attach_version(conn, &order.id, generated.id, version).await?;
-        outbox::append_group_event(
-            conn,
-            &ctx,
+        groups.push(group_row(event, origin, generated, now));
+        attached.push(group_order_version::ActiveModel {
+            group_id: Set(generated.id.0),
+            order_version: Set(version),
+            order_id: Set(order.id.0.clone()),
+        });
+        tickets.extend(ticket_rows(order, generated, now)?);
+        events.group_event(
             generated.id,
             "TicketDistributionGroupCreated",
             json!({
@@ -150,12 +157,9 @@ pub async fn record_order_event<C: ConnectionTrait>(
                 "orderLineVersion": generated.order_line_version,
                 "ticketDistributionIds": generated.distributions.iter().map(|d| d.id.0.to_string()).collect::<Vec<_>>(),
             }),
-        )
-        .await?;
+        );
         for d in &generated.distributions {
-            outbox::append_group_event(
-                conn,
-                &ctx,
+            events.group_event(
                 generated.id,
                 "TicketDistributionAdded",
                 json!({
@@ -165,18 +169,46 @@ pub async fn record_order_event<C: ConnectionTrait>(
                     "endOfValidity": d.end_of_validity.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
                     "fareProductRef": d.fare_product_ref,
                 }),
-            )
-            .await?;
+            );
         }
         created.push(generated.id);
     }
+    // One statement per table. Ids are derived from what they stand for, so a row that
+    // exists already is the same row: keep it.
+    crate::insert_in_chunks(
+        conn,
+        groups,
+        Some(
+            OnConflict::column(group::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        ),
+    )
+    .await?;
+    crate::insert_in_chunks(
+        conn,
+        attached,
+        Some(
+            OnConflict::columns([
+                group_order_version::Column::GroupId,
+                group_order_version::Column::OrderVersion,
+            ])
+            .do_nothing()
+            .to_owned(),
+        ),
+    )
+    .await?;
+    crate::insert_in_chunks(
+        conn,
+        tickets,
+        Some(OnConflict::column(td::Column::Id).do_nothing().to_owned()),
+    )
+    .await?;
 
     let mut cancelled = Vec::with_capacity(plan.cancel.len());
     for (td_id, cause) in &plan.cancel {
         if let Some(group_id) = cancel_distribution(conn, *td_id, *cause, now).await? {
-            outbox::append_group_event(
-                conn,
-                &ctx,
+            events.group_event(
                 group_id,
                 "TicketDistributionCancelled",
                 json!({
@@ -184,8 +216,7 @@ pub async fn record_order_event<C: ConnectionTrait>(
                     "status": TdStatus::Cancelled.as_str(),
                     "reason": cause.as_str(),
                 }),
-            )
-            .await?;
+            );
             cancelled.push(*td_id);
         }
     }
@@ -193,14 +224,9 @@ pub async fn record_order_event<C: ConnectionTrait>(
     if is_confirmed {
         let mut all: Vec<TicketDistributionGroupId> = plan.keep.clone();
         all.extend(created.iter().copied());
-        outbox::append_order_version_event(
-            conn,
-            &ctx,
-            "AllTicketDistributionGroupsForOrderVersionGenerated",
-            &all,
-        )
-        .await?;
+        events.order_version_event("AllTicketDistributionGroupsForOrderVersionGenerated", &all);
     }
+    events.write(conn).await?;
 
     let mut update = order::ActiveModel {
         order_id: Set(order.id.0.clone()),
@@ -250,13 +276,12 @@ async fn attach_version<C: ConnectionTrait>(
     Ok(())
 }
 
-async fn insert_group<C: ConnectionTrait>(
-    conn: &C,
+fn group_row(
     event: &OrderEvent,
     origin: &Origin,
     generated: &GeneratedGroup,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> group::ActiveModel {
     let order = &event.order;
     let owner = order
         .contact_info
@@ -264,7 +289,7 @@ async fn insert_group<C: ConnectionTrait>(
         .and_then(|c| c.contact.as_ref())
         .and_then(|c| c.customer_id.as_ref())
         .map(|c| c.0.clone());
-    group::Entity::insert(group::ActiveModel {
+    group::ActiveModel {
         id: Set(generated.id.0),
         order_id: Set(order.id.0.clone()),
         order_version: Set(to_i32(order.version)),
@@ -280,16 +305,15 @@ async fn insert_group<C: ConnectionTrait>(
         created_by_distribution_channel: Set(origin.distribution_channel.clone()),
         created_at: Set(now),
         updated_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::column(group::Column::Id)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
+    }
+}
 
-    let rows = generated
+fn ticket_rows(
+    order: &td_domain::Order,
+    generated: &GeneratedGroup,
+    now: DateTime<Utc>,
+) -> Result<Vec<td::ActiveModel>, StoreError> {
+    generated
         .distributions
         .iter()
         .enumerate()
@@ -319,14 +343,7 @@ async fn insert_group<C: ConnectionTrait>(
                 updated_at: Set(now),
             })
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    if !rows.is_empty() {
-        td::Entity::insert_many(rows)
-            .on_conflict(OnConflict::column(td::Column::Id).do_nothing().to_owned())
-            .exec_without_returning(conn)
-            .await?;
-    }
-    Ok(())
+        .collect()
 }
 
 /// The groups of `version` with their tickets, as the planner needs them.

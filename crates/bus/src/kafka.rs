@@ -1,0 +1,101 @@
+use crate::{BusError, Message, MessageSink};
+use futures::future::BoxFuture;
+use rdkafka::config::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+use secrecy::ExposeSecret;
+use std::time::Duration;
+use td_settings::KafkaSettings;
+
+/// The connection settings every Kafka client shares, plus `extra` properties.
+pub fn client_config(settings: &KafkaSettings, extra: &[(String, String)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &settings.bootstrap_servers)
+        .set("security.protocol", &settings.security_protocol);
+    if let Some(mechanism) = &settings.sasl_mechanism {
+        config.set("sasl.mechanism", mechanism);
+    }
+    if let Some(username) = &settings.sasl_username {
+        config.set("sasl.username", username);
+    }
+    if let Some(password) = &settings.sasl_password {
+        config.set("sasl.password", password.expose_secret());
+    }
+    for (k, v) in extra {
+        config.set(k, v);
+    }
+    config
+}
+
+/// An idempotent Kafka producer: retries inside librdkafka never duplicate or reorder
+/// messages of one partition, and one key always maps to one partition.
+pub struct KafkaSink {
+    producer: FutureProducer,
+    timeout: Duration,
+}
+
+impl KafkaSink {
+    pub fn new(settings: &KafkaSettings) -> Result<Self, BusError> {
+        let mut config = client_config(settings, &[]);
+        config
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", "15000");
+        // Settings come last so that an operator can tune anything above.
+        for (k, v) in settings.producer_properties() {
+            config.set(k, v);
+        }
+        let producer: FutureProducer = config
+            .create()
+            .map_err(|e| BusError::Config(format!("creating the Kafka producer: {e}")))?;
+        Ok(Self {
+            producer,
+            timeout: Duration::from_secs(20),
+        })
+    }
+
+    /// Sends what is queued; called at shutdown.
+    pub fn flush(&self, timeout: Duration) {
+        if let Err(err) = self.producer.flush(Timeout::After(timeout)) {
+            tracing::warn!(error = %err, "Kafka producer did not flush before shutdown");
+        }
+    }
+}
+
+impl MessageSink for KafkaSink {
+    fn publish<'a>(&'a self, batch: &'a [Message]) -> BoxFuture<'a, Result<(), BusError>> {
+        Box::pin(async move {
+            // Enqueue the whole batch first (librdkafka keeps enqueue order per partition),
+            // then wait for every acknowledgement.
+            let mut deliveries = Vec::with_capacity(batch.len());
+            for m in batch {
+                let mut headers = OwnedHeaders::new_with_capacity(m.headers.len());
+                for (name, value) in &m.headers {
+                    headers = headers.insert(Header {
+                        key: name,
+                        value: Some(value.as_bytes()),
+                    });
+                }
+                let record = FutureRecord::to(&m.topic)
+                    .key(&m.key)
+                    .payload(&m.payload)
+                    .headers(headers);
+                match self.producer.send_result(record) {
+                    Ok(delivery) => deliveries.push(delivery),
+                    Err((err, _)) => return Err(BusError::Kafka(err.to_string())),
+                }
+            }
+            for delivery in deliveries {
+                match tokio::time::timeout(self.timeout, delivery).await {
+                    Ok(Ok(Ok(_))) => {}
+                    Ok(Ok(Err((err, _)))) => return Err(BusError::Kafka(err.to_string())),
+                    Ok(Err(_)) => return Err(BusError::Kafka("delivery cancelled".into())),
+                    Err(_) => return Err(BusError::Kafka("delivery timed out".into())),
+                }
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,178 @@
+//! The Kafka consumer of `order-events-<env>`. Auto-commit is off: messages are taken in
+//! bounded batches, each batch is processed (one lane per order key, lanes in parallel,
+//! an order's events in order), and only then are the batch's offsets committed. A crash
+//! before the commit redelivers the batch, which the intake's idempotence makes harmless.
+
+use crate::intake::{Incoming, Intake};
+use futures::future::join_all;
+use rand::Rng;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::{Message as _, Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+use td_settings::Settings;
+use tokio_util::sync::CancellationToken;
+
+/// Most messages taken before they are processed and committed.
+const BATCH: usize = 256;
+/// How long a batch waits to fill once it has its first message.
+const LINGER: Duration = Duration::from_millis(5);
+/// Lanes processed in parallel; bounded by the database pool.
+const LANES: usize = 16;
+
+pub fn create(settings: &Settings) -> anyhow::Result<StreamConsumer> {
+    let mut config = td_bus::client_config(
+        &settings.kafka,
+        &[
+            ("group.id".into(), settings.kafka.consumer_group.clone()),
+            ("enable.auto.commit".into(), "false".into()),
+            ("auto.offset.reset".into(), "earliest".into()),
+            // Bound what librdkafka prefetches, so a slow database cannot make us buffer
+            // without limit.
+            ("queued.max.messages.kbytes".into(), "16384".into()),
+        ],
+    );
+    for (k, v) in settings.kafka.consumer_properties() {
+        config.set(k, v);
+    }
+    let consumer: StreamConsumer = config
+        .create()
+        .map_err(|e| anyhow::anyhow!("creating the Kafka consumer: {e}"))?;
+    let topic = settings.topic("order-events");
+    consumer
+        .subscribe(&[&topic])
+        .map_err(|e| anyhow::anyhow!("subscribing to {topic}: {e}"))?;
+    Ok(consumer)
+}
+
+fn traceparent(m: &BorrowedMessage<'_>) -> Option<String> {
+    m.headers()?
+        .iter()
+        .find(|h| h.key == "traceparent")
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+fn lane_of(key: Option<&[u8]>) -> usize {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    (hasher.finish() % LANES as u64) as usize
+}
+
+/// Consumes until shutdown. Returns after committing what was processed.
+pub async fn run(consumer: StreamConsumer, intake: Arc<Intake>, shutdown: CancellationToken) {
+    loop {
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            m = consumer.recv() => m,
+        };
+        let first = match first {
+            Ok(m) => m,
+            Err(err) => {
+                tracing::warn!(error = %err, "Kafka consumer error");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while batch.len() < BATCH {
+            match tokio::time::timeout_at(deadline, consumer.recv()).await {
+                Ok(Ok(m)) => batch.push(m),
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, "Kafka consumer error");
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if !process_batch(&intake, &batch, &shutdown).await {
+            // Shutdown interrupted a retry: leave the batch uncommitted for redelivery.
+            break;
+        }
+        commit(&consumer, &batch);
+    }
+    if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
+        tracing::debug!(error = %err, "nothing to commit at shutdown");
+    }
+}
+
+/// Processes a batch; false when shutdown stopped it before every message was consumed.
+async fn process_batch(
+    intake: &Intake,
+    batch: &[BorrowedMessage<'_>],
+    shutdown: &CancellationToken,
+) -> bool {
+    let mut lanes: Vec<Vec<&BorrowedMessage<'_>>> = vec![Vec::new(); LANES];
+    for m in batch {
+        lanes[lane_of(m.key())].push(m);
+    }
+    let results = join_all(
+        lanes
+            .into_iter()
+            .filter(|l| !l.is_empty())
+            .map(|lane| async move {
+                for m in lane {
+                    if !process_with_retry(intake, m, shutdown).await {
+                        return false;
+                    }
+                }
+                true
+            }),
+    )
+    .await;
+    results.into_iter().all(|ok| ok)
+}
+
+async fn process_with_retry(
+    intake: &Intake,
+    m: &BorrowedMessage<'_>,
+    shutdown: &CancellationToken,
+) -> bool {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let incoming = Incoming {
+            key: m.key(),
+            payload: m.payload(),
+            traceparent: traceparent(m),
+            source: format!("{}/{}@{}", m.topic(), m.partition(), m.offset()),
+        };
+        match intake.process(incoming).await {
+            Ok(_) => return true,
+            Err(err) => {
+                let jitter = rand::rng().random_range(0..=backoff.as_millis() as u64 / 2);
+                let wait = backoff + Duration::from_millis(jitter);
+                tracing::warn!(error = %err, retry_in_ms = wait.as_millis() as u64, "order event not recorded; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return false,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+fn commit(consumer: &StreamConsumer, batch: &[BorrowedMessage<'_>]) {
+    let mut next: HashMap<(String, i32), i64> = HashMap::new();
+    for m in batch {
+        let entry = next
+            .entry((m.topic().to_owned(), m.partition()))
+            .or_insert(0);
+        *entry = (*entry).max(m.offset() + 1);
+    }
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), offset) in next {
+        if let Err(err) = list.add_partition_offset(&topic, partition, Offset::Offset(offset)) {
+            tracing::error!(error = %err, "building the offset commit");
+            return;
+        }
+    }
+    if let Err(err) = consumer.commit(&list, CommitMode::Async) {
+        // The batch is recorded; a lost commit only means a harmless redelivery.
+        tracing::warn!(error = %err, "committing offsets failed");
+    }
+}

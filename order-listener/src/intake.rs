@@ -1,0 +1,136 @@
+//! One order event in: parse and validate it, then record it and everything its version
+//! calls for in one transaction; or, when it cannot be used, put it on the dead-letter
+//! topic with the reason. Shared by the Kafka consumer and the embedded default's intake.
+
+use chrono::Utc;
+use std::sync::Arc;
+use td_bus::{Message, MessageSink};
+use td_store::record::{record_order_event, Origin, RecordOutcome};
+use td_store::{DatabaseConnection, TransactionTrait};
+
+/// What became of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntakeOutcome {
+    Recorded(RecordOutcome),
+    /// Unusable; published to the dead-letter topic with `reason`.
+    DeadLettered {
+        reason: String,
+    },
+}
+
+/// A failure worth retrying (database or broker unavailable). The event is not consumed.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("recording the order failed: {0}")]
+    Store(#[from] td_store::StoreError),
+    #[error("recording the order failed: {0}")]
+    Db(#[from] td_store::DbErr),
+    #[error("publishing to the dead-letter topic failed: {0}")]
+    DeadLetter(#[from] td_bus::BusError),
+}
+
+/// The incoming message as the intake needs it.
+#[derive(Debug, Clone, Default)]
+pub struct Incoming<'a> {
+    pub key: Option<&'a [u8]>,
+    pub payload: Option<&'a [u8]>,
+    pub traceparent: Option<String>,
+    /// Where it came from, for the dead-letter headers (`topic/partition@offset`).
+    pub source: String,
+}
+
+pub struct Intake {
+    db: DatabaseConnection,
+    dead_letters: Arc<dyn MessageSink>,
+    dlq_topic: String,
+}
+
+impl Intake {
+    pub fn new(
+        db: DatabaseConnection,
+        dead_letters: Arc<dyn MessageSink>,
+        dlq_topic: String,
+    ) -> Self {
+        Self {
+            db,
+            dead_letters,
+            dlq_topic,
+        }
+    }
+
+    /// Processes one event. `Ok` means the event is consumed (recorded, ignored as already
+    /// recorded, or dead-lettered) and its offset may be committed.
+    pub async fn process(&self, incoming: Incoming<'_>) -> Result<IntakeOutcome, IntakeError> {
+        let payload = incoming.payload.unwrap_or_default();
+        let event = match td_domain::parse_order_event(payload) {
+            Ok(event) => event,
+            Err(err) => return self.dead_letter(&incoming, err.to_string()).await,
+        };
+        if let Some(key) = incoming.key {
+            if key != event.order.id.0.as_bytes() {
+                let reason = format!(
+                    "message key `{}` is not the order id `{}`",
+                    String::from_utf8_lossy(key),
+                    event.order.id
+                );
+                return self.dead_letter(&incoming, reason).await;
+            }
+        }
+        let origin = Origin {
+            distribution_channel: None,
+            traceparent: incoming.traceparent.clone(),
+        };
+        let txn = self.db.begin().await?;
+        let outcome = record_order_event(&txn, &event, &origin, Utc::now()).await?;
+        txn.commit().await?;
+        tracing::info!(
+            order_id = %event.order.id,
+            order_version = event.order.version,
+            correlation_id = event.correlation_id.as_deref().unwrap_or(""),
+            outcome = ?outcome,
+            "order event processed"
+        );
+        Ok(IntakeOutcome::Recorded(outcome))
+    }
+
+    async fn dead_letter(
+        &self,
+        incoming: &Incoming<'_>,
+        reason: String,
+    ) -> Result<IntakeOutcome, IntakeError> {
+        tracing::warn!(source = %incoming.source, %reason, "order event dead-lettered");
+        let payload = incoming.payload.unwrap_or_default().to_vec();
+        let readable = serde_json::json!({
+            "reason": reason,
+            "source": incoming.source,
+            "payload": String::from_utf8_lossy(&payload),
+        });
+        let mut headers = vec![("reason".to_owned(), header_safe(&reason))];
+        if !incoming.source.is_empty() {
+            headers.push(("source".to_owned(), incoming.source.clone()));
+        }
+        let message = Message {
+            topic: self.dlq_topic.clone(),
+            key: incoming
+                .key
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .unwrap_or_default(),
+            payload,
+            headers,
+            readable: Some(readable),
+        };
+        self.dead_letters
+            .publish(std::slice::from_ref(&message))
+            .await?;
+        Ok(IntakeOutcome::DeadLettered { reason })
+    }
+}
+
+/// A header value on one line and of bounded size.
+fn header_safe(reason: &str) -> String {
+    let one_line: String = reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    one_line.chars().take(1000).collect()
+}

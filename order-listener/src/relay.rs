@@ -1,0 +1,135 @@
+//! The outbox relay: publishes outbox events in id order (per order, commit order) and
+//! marks them published, in one database transaction per batch.
+//!
+//! Two replicas never publish at once: on PostgreSQL each batch first takes a
+//! transaction-scoped advisory lock, and a replica that cannot get it waits. So an order's
+//! events are neither duplicated nor reordered by a second relay. A crash after the
+//! broker acknowledged a batch but before the commit republishes that batch: consumers
+//! de-duplicate on `eventId` (the broker in use has no transactions to do better).
+
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+use td_bus::{Message, MessageSink};
+use td_store::entity::outbox as row;
+use td_store::{outbox, ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
+use tokio_util::sync::CancellationToken;
+
+const RELAY_LOCK: i64 = 7_346_022;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("database: {0}")]
+    Db(#[from] td_store::DbErr),
+    #[error("database: {0}")]
+    Store(#[from] td_store::StoreError),
+    #[error("outbox event {id} cannot be encoded: {reason}")]
+    Encode { id: i64, reason: String },
+    #[error("publishing: {0}")]
+    Publish(#[from] td_bus::BusError),
+}
+
+pub struct Relay {
+    db: DatabaseConnection,
+    sink: Arc<dyn MessageSink>,
+    environment: String,
+    batch: u64,
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Published(usize),
+    /// Another replica holds the relay lock.
+    NotLeader,
+}
+
+impl Relay {
+    pub fn new(db: DatabaseConnection, sink: Arc<dyn MessageSink>, environment: String) -> Self {
+        Self {
+            db,
+            sink,
+            environment,
+            batch: 500,
+        }
+    }
+
+    fn message(&self, event: &row::Model) -> Result<Message, RelayError> {
+        let payload =
+            td_events::encode(&event.topic, &event.payload).map_err(|e| RelayError::Encode {
+                id: event.id,
+                reason: e.to_string(),
+            })?;
+        let mut headers = vec![("eventType".to_owned(), event.event_type.clone())];
+        if let Some(tp) = &event.traceparent {
+            headers.push(("traceparent".to_owned(), tp.clone()));
+        }
+        Ok(Message {
+            topic: format!("{}-{}", event.topic, self.environment),
+            key: event.message_key.clone(),
+            payload,
+            headers,
+            readable: Some(event.payload.clone()),
+        })
+    }
+
+    /// Publishes the next batch of unpublished events.
+    pub async fn step(&self) -> Result<Step, RelayError> {
+        let txn = self.db.begin().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            let row = txn
+                .query_one(td_store::sea_orm::Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("SELECT pg_try_advisory_xact_lock({RELAY_LOCK}) AS locked"),
+                ))
+                .await?;
+            let locked: bool = match row {
+                Some(r) => r.try_get("", "locked")?,
+                None => false,
+            };
+            if !locked {
+                return Ok(Step::NotLeader);
+            }
+        }
+        let events = outbox::unpublished(&txn, self.batch).await?;
+        if events.is_empty() {
+            return Ok(Step::Published(0));
+        }
+        let messages = events
+            .iter()
+            .map(|e| self.message(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.sink.publish(&messages).await?;
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        outbox::mark_published(&txn, &ids, chrono::Utc::now()).await?;
+        txn.commit().await?;
+        Ok(Step::Published(events.len()))
+    }
+
+    /// Relays until shutdown: immediately while there is a backlog, every `idle` otherwise,
+    /// with exponential backoff and jitter while the broker or database fails.
+    pub async fn run(self, idle: Duration, shutdown: CancellationToken) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let wait = match self.step().await {
+                Ok(Step::Published(n)) if n as u64 == self.batch => Duration::ZERO,
+                Ok(Step::Published(_)) => {
+                    backoff = Duration::from_millis(100);
+                    idle
+                }
+                Ok(Step::NotLeader) => idle * 10,
+                Err(err) => {
+                    let jitter = rand::rng().random_range(0..=backoff.as_millis() as u64 / 2);
+                    let wait = backoff + Duration::from_millis(jitter);
+                    tracing::warn!(error = %err, retry_in_ms = wait.as_millis() as u64, "outbox relay failed; retrying");
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    wait
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}

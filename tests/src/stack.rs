@@ -1,0 +1,262 @@
+//! The distributed system for one test: a fresh PostgreSQL database, topics of its own on
+//! the real broker (a unique environment suffix), and the real order-listener and
+//! api-gateway binaries.
+
+use crate::{free_addr, wait_ok, Process};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Headers;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::Message as _;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub fn kafka() -> String {
+    std::env::var("TD_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".to_owned())
+}
+
+/// A message as read back from the broker.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub key: String,
+    pub payload: Vec<u8>,
+    pub headers: BTreeMap<String, String>,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+pub struct Stack {
+    pub env: String,
+    pub db: td_testkit::TestDb,
+    pub gateway: String,
+    pub listener_env: Vec<(&'static str, String)>,
+    pub listener: Option<Process>,
+    pub gateway_process: Option<Process>,
+}
+
+impl Stack {
+    pub fn topic(&self, base: &str) -> String {
+        format!("{base}-{}", self.env)
+    }
+
+    pub async fn start() -> Self {
+        let env = format!("e2e{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let db = td_testkit::postgres().await;
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", kafka())
+            .create()
+            .expect("admin client");
+        let topics: Vec<String> = [
+            "order-events",
+            "order-events-dlq-base",
+            "ticket-distribution-group-events",
+            "all-ticket-distribution-groups-for-order-version-completed",
+        ]
+        .iter()
+        .map(|b| match *b {
+            "order-events-dlq-base" => format!("order-events-{env}-dlq"),
+            b => format!("{b}-{env}"),
+        })
+        .collect();
+        let new: Vec<NewTopic> = topics
+            .iter()
+            .map(|t| NewTopic::new(t, 3, TopicReplication::Fixed(1)))
+            .collect();
+        for result in admin
+            .create_topics(&new, &AdminOptions::new())
+            .await
+            .expect("create topics")
+        {
+            result.expect("topic created");
+        }
+
+        let grpc = free_addr();
+        let listener_env = vec![
+            ("TD__ENVIRONMENT", env.clone()),
+            ("TD__DATABASE__URL", db.url.clone()),
+            ("TD__KAFKA__BOOTSTRAP_SERVERS", kafka()),
+            ("TD__KAFKA__CONSUMER_GROUP", format!("order-listener-{env}")),
+            ("TD__KAFKA__PRODUCER__BATCH_NUM_MESSAGES", "1".to_owned()),
+            // Static group membership, as a Kubernetes pod keeps its name when its container
+            // is restarted: a listener restarted after SIGKILL takes its predecessor's place
+            // in the group at once. (With dynamic membership the broker in use can leave a
+            // dead member as group leader, and the successor then gets no partitions.)
+            (
+                "TD__KAFKA__CONSUMER__GROUP_INSTANCE_ID",
+                "listener-0".to_owned(),
+            ),
+            (
+                "TD__KAFKA__CONSUMER__SESSION_TIMEOUT_MS",
+                "10000".to_owned(),
+            ),
+            // The broker in use holds a fetch for its whole maximum wait even when records
+            // are there; a short wait keeps intake latency low.
+            ("TD__KAFKA__CONSUMER__FETCH_WAIT_MAX_MS", "10".to_owned()),
+            ("TD__ORDER_LISTENER__GRPC_ADDR", grpc.clone()),
+            ("TD__ORDER_LISTENER__HEALTH_ADDR", free_addr()),
+            ("TD__SHUTDOWN__DRAIN_DEADLINE_MS", "5000".to_owned()),
+        ];
+        let gateway = free_addr();
+        let gateway_env = vec![
+            ("TD__DATABASE__URL", db.url.clone()),
+            ("TD__GATEWAY__ADDR", gateway.clone()),
+            ("TD__ORDER_LISTENER__GRPC_ADDR", grpc),
+        ];
+        let mut stack = Self {
+            env,
+            db,
+            gateway: format!("http://{gateway}"),
+            listener_env,
+            listener: None,
+            gateway_process: Some(Process::start("api-gateway", &[], &gateway_env)),
+        };
+        stack.start_listener().await;
+        wait_ok(
+            &format!("{}/health/ready", stack.gateway),
+            Duration::from_secs(30),
+        )
+        .await;
+        stack
+    }
+
+    pub async fn start_listener(&mut self) {
+        let process = Process::start("order-listener", &[], &self.listener_env);
+        let health = self
+            .listener_env
+            .iter()
+            .find(|(k, _)| *k == "TD__ORDER_LISTENER__HEALTH_ADDR")
+            .map(|(_, v)| v.clone())
+            .expect("health addr");
+        self.listener = Some(process);
+        wait_ok(
+            &format!("http://{health}/health/ready"),
+            Duration::from_secs(30),
+        )
+        .await;
+    }
+
+    /// A producer as any outside client would configure it against this broker.
+    pub fn producer() -> FutureProducer {
+        ClientConfig::new()
+            .set("bootstrap.servers", kafka())
+            .set("batch.num.messages", "1")
+            .set("linger.ms", "0")
+            .create()
+            .expect("producer")
+    }
+
+    pub async fn produce(&self, producer: &FutureProducer, key: &str, payload: &[u8]) {
+        let topic = self.topic("order-events");
+        producer
+            .send(
+                FutureRecord::to(&topic).key(key).payload(payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("produce order event");
+    }
+
+    /// Reads `topic` from the beginning until `count` messages arrived or `within` passed.
+    pub async fn read(&self, topic: &str, count: usize, within: Duration) -> Vec<Received> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", kafka())
+            .set(
+                "group.id",
+                format!("reader-{}", uuid::Uuid::new_v4().simple()),
+            )
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + within;
+        while out.len() < count {
+            match tokio::time::timeout_at(deadline, consumer.recv()).await {
+                Ok(Ok(m)) => {
+                    let headers = m
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|h| {
+                                    (
+                                        h.key.to_owned(),
+                                        String::from_utf8_lossy(h.value.unwrap_or_default())
+                                            .into_owned(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    out.push(Received {
+                        key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+                        payload: m.payload().unwrap_or_default().to_vec(),
+                        headers,
+                        partition: m.partition(),
+                        offset: m.offset(),
+                    });
+                }
+                Ok(Err(e)) => panic!("reading {topic}: {e}"),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// GET a /v1 path on the gateway as JSON.
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.gateway))
+            .header("ET-Client-Name", "e2e-test")
+            .send()
+            .await
+            .expect("gateway answers");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub async fn post(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.gateway))
+            .header("ET-Client-Name", "e2e-test")
+            .send()
+            .await
+            .expect("gateway answers");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Polls the search endpoint until the order has `groups` groups.
+    pub async fn wait_for_groups(
+        &self,
+        order_id: &str,
+        groups: u64,
+        within: Duration,
+    ) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let (_, body) = self
+                .get(&format!(
+                    "/v1/ticket-distribution-groups?orderId={order_id}&perPage=100"
+                ))
+                .await;
+            if body["totalItems"].as_u64() == Some(groups) {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "order {order_id} did not get {groups} groups within {within:?}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

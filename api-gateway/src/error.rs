@@ -23,6 +23,7 @@ pub enum ErrorCode {
     MethodNotAllowed,
     TicketDistributionNotFound,
     OrderNotFound,
+    GroupNotFound,
     OrderNotConfirmed,
     GenerationTimeout,
     RequestTimeout,
@@ -32,7 +33,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         Self::MissingClientName,
         Self::InvalidParameter,
         Self::UnknownParameter,
@@ -46,6 +47,7 @@ impl ErrorCode {
         Self::MethodNotAllowed,
         Self::TicketDistributionNotFound,
         Self::OrderNotFound,
+        Self::GroupNotFound,
         Self::OrderNotConfirmed,
         Self::GenerationTimeout,
         Self::RequestTimeout,
@@ -99,6 +101,11 @@ impl ErrorCode {
                 "Ticket distribution not found",
             ),
             Self::OrderNotFound => (S::NOT_FOUND, "ORDER_NOT_FOUND", "Order not found"),
+            Self::GroupNotFound => (
+                S::NOT_FOUND,
+                "GROUP_NOT_FOUND",
+                "Ticket distribution group not found",
+            ),
             Self::OrderNotConfirmed => {
                 (S::CONFLICT, "ORDER_NOT_CONFIRMED", "Order is not confirmed")
             }

@@ -23,6 +23,7 @@ use status_cache::StatusCache;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use td_proto::v1::distributor_client::DistributorClient;
 use td_proto::v1::generation_client::GenerationClient;
 use td_runtime::{health_routes, HttpServer, ReadinessCheck};
 use td_settings::{GatewaySettings, Settings};
@@ -39,12 +40,15 @@ use utoipa::OpenApi;
 pub struct Upstreams {
     /// order-listener's gRPC endpoint, e.g. `http://127.0.0.1:50051`.
     pub generation: String,
+    /// nod-distributor's gRPC endpoint, e.g. `http://127.0.0.1:50052`.
+    pub distributor: String,
 }
 
 impl Upstreams {
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
             generation: format!("http://{}", settings.order_listener.grpc_addr),
+            distributor: format!("http://{}", settings.nod_distributor.grpc_addr),
         }
     }
 }
@@ -111,10 +115,19 @@ impl App {
                 .connect_timeout(Duration::from_secs(2))
                 .connect_lazy(),
         );
+        let distributor = DistributorClient::new(
+            Endpoint::from_shared(upstreams.distributor.clone())
+                .with_context(|| {
+                    format!("nod-distributor gRPC address `{}`", upstreams.distributor)
+                })?
+                .connect_timeout(Duration::from_secs(2))
+                .connect_lazy(),
+        );
         let state = AppState {
             db,
             status_cache,
             generation,
+            distributor,
         };
         let server =
             HttpServer::bind(settings.addr, router(state.clone(), settings, extra)).await?;
@@ -150,6 +163,10 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 pub fn router(state: AppState, settings: &GatewaySettings, extra: Router) -> Router {
     let v1 = Router::new()
         .route("/ticket-distribution-groups", get(routes::groups::search))
+        .route(
+            "/ticket-distribution-groups/distribute",
+            post(routes::distribute::distribute),
+        )
         // One parameter name per path segment (the router requires it); the OpenAPI
         // document names it after what each route takes.
         .route(

@@ -16,9 +16,11 @@ use utoipa::OpenApi;
         routes::status::status,
         routes::summary::summary,
         routes::generate::generate,
+        routes::distribute::distribute,
     ),
     components(schemas(
         ApiErrorBody,
+        routes::distribute::DistributeBody,
         dto::TicketDistributionGroupPage,
         dto::TicketDistributionGroup,
         dto::TicketDistribution,

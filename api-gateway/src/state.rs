@@ -1,5 +1,6 @@
 use crate::status_cache::StatusCache;
 use std::sync::Arc;
+use td_proto::v1::distributor_client::DistributorClient;
 use td_proto::v1::generation_client::GenerationClient;
 use td_store::DatabaseConnection;
 use tonic::transport::Channel;
@@ -12,4 +13,6 @@ pub struct AppState {
     pub status_cache: Option<Arc<StatusCache>>,
     /// order-listener's `Generation` service.
     pub generation: GenerationClient<Channel>,
+    /// nod-distributor's `Distributor` service.
+    pub distributor: DistributorClient<Channel>,
 }

@@ -56,8 +56,27 @@ pub async fn run(
     ));
     let relay = order_listener::Relay::new(db.clone(), sink, settings.environment.clone());
     let grpc = order_listener::GrpcServer::bind("127.0.0.1:0".parse()?, db.clone()).await?;
+    // NOD: the simulator in process (its HTTP face on a loopback port, so that people can
+    // pick tickets up the way a travel app would), jobs on an in-process queue.
+    let nod = td_nod::Simulator::new();
+    let nod_http = nod
+        .serve("127.0.0.1:0".parse()?)
+        .await
+        .context("starting the NOD simulator")?;
+    let queue: Arc<dyn td_jobs::JobQueue> =
+        Arc::new(td_jobs::InMemoryQueue::new(settings.jobs.clone())?);
+    let distributor = nod_distributor::Distributor {
+        db: db.clone(),
+        queue,
+        nod: Arc::new(nod),
+        streams: nod_distributor::Streams::for_environment(&settings.environment),
+        settings: settings.nod_distributor.clone(),
+        consumer: "embedded".to_owned(),
+    };
+    let distributor_grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let upstreams = api_gateway::Upstreams {
         generation: format!("http://{}", grpc.local_addr()),
+        distributor: format!("http://{}", distributor_grpc.local_addr()?),
     };
     let gateway = api_gateway::App::build_with(
         &settings.gateway,
@@ -70,6 +89,14 @@ pub async fn run(
 
     let relaying = tokio::spawn(relay.run(order_listener::RELAY_IDLE, shutdown.clone()));
     let grpc = tokio::spawn(grpc.run_until_stopped(shutdown.clone()));
+    let distributor_service = distributor.grpc_service();
+    let distributor_grpc = tokio::spawn(nod_distributor::serve_grpc(
+        distributor_grpc,
+        distributor_service,
+        shutdown.clone(),
+    ));
+    let distributing = tokio::spawn(distributor.run(shutdown.clone()));
+    tracing::info!(nod = %nod_http.base_url(), "NOD simulator (in process) answers; POST /client/order-groups/{{id}}/pickup picks a ticket up");
     if demo {
         let orders = crate::demo::record(&intake).await?;
         crate::demo::print_instructions(addr, &orders, &event_log);
@@ -78,5 +105,8 @@ pub async fn run(
     let result = gateway.run_until_stopped(shutdown).await;
     let _ = relaying.await;
     let _ = grpc.await;
+    let _ = distributor_grpc.await;
+    let _ = distributing.await;
+    let _ = nod_http.shutdown().await;
     result
 }

@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod distribute;
 pub mod generate;
 pub mod groups;
 pub mod status;

@@ -118,6 +118,19 @@ impl TdStatus {
         Ok(next)
     }
 
+    /// Placed in NOD, or past that: what "distributed or further" means for an order
+    /// version's completion.
+    pub fn is_in_nod_or_beyond(self) -> bool {
+        matches!(
+            self,
+            Self::Distributed
+                | Self::PickedUp
+                | Self::Activated
+                | Self::Expired
+                | Self::CancelledExternally
+        )
+    }
+
     /// Whether `event` would be accepted in this status.
     pub fn accepts(self, event: TdEvent) -> bool {
         self.apply(event).is_ok()

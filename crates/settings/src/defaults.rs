@@ -39,6 +39,11 @@ grpc_addr = "127.0.0.1:50051"
 [nod_distributor]
 health_addr = "127.0.0.1:8082"
 grpc_addr = "127.0.0.1:50052"
+concurrency = 16
+dispatch_interval_ms = 200
+redispatch_after_ms = 300000
+feed_interval_ms = 1000
+feed_page = 200
 
 [pdf_renderer]
 health_addr = "127.0.0.1:8083"
@@ -50,6 +55,9 @@ smtp_url = "smtp://127.0.0.1:2525"
 
 [nod]
 base_url = "http://127.0.0.1:8090"
+[nod.retry]
+
+[jobs]
 
 [shutdown]
 drain_deadline_ms = 20000

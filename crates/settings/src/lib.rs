@@ -44,10 +44,13 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub gateway: GatewaySettings,
     pub order_listener: WorkerSettings,
-    pub nod_distributor: WorkerSettings,
+    pub nod_distributor: NodDistributorSettings,
     pub pdf_renderer: WorkerSettings,
     pub mailer: MailerSettings,
-    pub nod: NodSettings,
+    /// How NOD is reached: base URL, timeouts, retries.
+    pub nod: td_nod::NodClientSettings,
+    /// The job queues (NOD jobs, mail jobs): retries, visibility timeout, bounds.
+    pub jobs: td_jobs::QueueConfig,
     pub shutdown: ShutdownSettings,
 }
 
@@ -143,8 +146,20 @@ pub struct MailerSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NodSettings {
-    pub base_url: String,
+pub struct NodDistributorSettings {
+    pub health_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    /// NOD jobs handled at once by one replica.
+    pub concurrency: usize,
+    /// How often the dispatcher looks for tickets due for a NOD job.
+    pub dispatch_interval_ms: u64,
+    /// A ticket still waiting this long after its job was enqueued gets a new job (the
+    /// first was lost or is stuck).
+    pub redispatch_after_ms: u64,
+    /// How often the NOD transaction feed is read when it had nothing new.
+    pub feed_interval_ms: u64,
+    /// Feed entries read per request.
+    pub feed_page: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -233,6 +248,15 @@ impl Settings {
                 "nod.base_url",
                 "must be an http:// or https:// URL",
             ));
+        }
+        if self.nod_distributor.concurrency == 0 {
+            return Err(invalid("nod_distributor.concurrency", "must be at least 1"));
+        }
+        if self.nod_distributor.feed_page == 0 || self.nod_distributor.feed_page > 1000 {
+            return Err(invalid("nod_distributor.feed_page", "must be 1 to 1000"));
+        }
+        if let Err(e) = self.jobs.validate() {
+            return Err(invalid("jobs", e.to_string()));
         }
         Ok(())
     }

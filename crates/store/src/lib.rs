@@ -7,6 +7,7 @@
 pub mod entity;
 mod error;
 pub mod migration;
+pub mod nod;
 pub mod notify;
 pub mod outbox;
 pub mod query;

@@ -122,6 +122,23 @@ impl<'a> EventBatch<'a> {
         event_id
     }
 
+    /// Adds an `All…ForOrderVersion…` event for `version` (which may differ from the
+    /// context's, when a change to a kept group completes an earlier version too).
+    pub fn order_version_event_for(
+        &mut self,
+        version: u32,
+        event_type: &str,
+        groups: &[TicketDistributionGroupId],
+    ) -> Uuid {
+        let event_id = self.order_version_event(event_type, groups);
+        if let Some(last) = self.rows.last_mut() {
+            if let sea_orm::ActiveValue::Set(Value::Object(payload)) = &mut last.payload {
+                payload.insert("orderVersion".into(), json!(version));
+            }
+        }
+        event_id
+    }
+
     /// Writes the events in the transaction `conn`.
     pub async fn write<C: ConnectionTrait>(self, conn: &C) -> Result<(), StoreError> {
         crate::insert_in_chunks(conn, self.rows, None).await

@@ -105,6 +105,7 @@ pub async fn record_order_event<C: ConnectionTrait>(
         correlation_id: Set(event.correlation_id.clone()),
         snapshot: Set(serde_json::to_value(order)?),
         recorded_at: Set(now),
+        all_distributed_at: Set(None),
     })
     .exec_without_returning(conn)
     .await?;
@@ -339,6 +340,9 @@ fn ticket_rows(
                 distributed_at: Set(None),
                 picked_up_at: Set(None),
                 distributed_as_pdf: Set(false),
+                nod_enqueued_at: Set(None),
+                nod_replace_requested: Set(false),
+                nod_cancelled_at: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             })
@@ -419,6 +423,8 @@ async fn cancel_distribution<C: ConnectionTrait>(
         id: Set(row.id),
         status: Set(next.as_str().to_owned()),
         cancel_cause: Set(Some(cause.as_str().to_owned())),
+        // A ticket NOD has must be cancelled there too: due for a job at once.
+        nod_enqueued_at: Set(None),
         updated_at: Set(now),
         ..Default::default()
     })

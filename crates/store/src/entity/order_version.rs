@@ -16,6 +16,8 @@ pub struct Model {
     pub correlation_id: Option<String>,
     pub snapshot: Json,
     pub recorded_at: DateTimeUtc,
+    /// When `AllTicketDistributionGroupsForOrderVersionDistributed` was written for it.
+    pub all_distributed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -27,6 +27,12 @@ pub struct Model {
     pub distributed_at: Option<DateTimeUtc>,
     pub picked_up_at: Option<DateTimeUtc>,
     pub distributed_as_pdf: bool,
+    /// When a NOD job (placement, or cancellation of a cancelled ticket) was last enqueued.
+    pub nod_enqueued_at: Option<DateTimeUtc>,
+    /// A FAILED ticket asked to be placed again.
+    pub nod_replace_requested: bool,
+    /// When NOD confirmed the cancellation of a ticket cancelled here.
+    pub nod_cancelled_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -35,6 +35,9 @@ pub struct TicketDistribution {
     /// GENERATED, DISTRIBUTED, PICKED_UP, ACTIVATED, FAILED, CANCELLED, CANCELLED_EXTERNALLY or EXPIRED.
     #[schema(example = "GENERATED")]
     pub status: String,
+    /// Why NOD did not take it, when FAILED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
     pub start_of_validity: DateTime<Utc>,
     pub end_of_validity: DateTime<Utc>,
     pub fare_product_ref: String,
@@ -163,6 +166,7 @@ impl TicketDistribution {
             id: row.id,
             ticket_distribution_group_id: row.group_id,
             status: row.status.clone(),
+            failure_reason: row.failure_reason.clone(),
             start_of_validity: row.start_of_validity,
             end_of_validity: row.end_of_validity,
             fare_product_ref: row.fare_product_ref.clone(),

@@ -29,6 +29,10 @@ pub struct Received {
 
 pub struct Stack {
     pub env: String,
+    /// The NOD simulator's base URL, when the stack runs NOD distribution.
+    pub nod: Option<String>,
+    pub nod_processes: Vec<Process>,
+    pub distributor_env: Vec<(&'static str, String)>,
     pub db: td_testkit::TestDb,
     pub gateway: String,
     pub listener_env: Vec<(&'static str, String)>,
@@ -42,6 +46,16 @@ impl Stack {
     }
 
     pub async fn start() -> Self {
+        Self::start_inner(false).await
+    }
+
+    /// The stack with NOD distribution: the NOD simulator and one nod-distributor (jobs on
+    /// the real Redis, on streams named after this stack's environment).
+    pub async fn start_with_nod() -> Self {
+        Self::start_inner(true).await
+    }
+
+    async fn start_inner(with_nod: bool) -> Self {
         let env = format!("e2e{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let db = td_testkit::postgres().await;
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
@@ -99,13 +113,42 @@ impl Stack {
             ("TD__SHUTDOWN__DRAIN_DEADLINE_MS", "5000".to_owned()),
         ];
         let gateway = free_addr();
+        let distributor_grpc = free_addr();
         let gateway_env = vec![
             ("TD__DATABASE__URL", db.url.clone()),
             ("TD__GATEWAY__ADDR", gateway.clone()),
             ("TD__ORDER_LISTENER__GRPC_ADDR", grpc),
+            ("TD__NOD_DISTRIBUTOR__GRPC_ADDR", distributor_grpc.clone()),
         ];
+        let mut nod = None;
+        let mut nod_processes = Vec::new();
+        let mut distributor_env = Vec::new();
+        if with_nod {
+            let sim_addr = free_addr();
+            nod_processes.push(Process::start("nod-simulator", &["--addr", &sim_addr], &[]));
+            let base = format!("http://{sim_addr}");
+            wait_ok(&format!("{base}/simulator/faults"), Duration::from_secs(30)).await;
+            distributor_env = vec![
+                ("TD__ENVIRONMENT", env.clone()),
+                ("TD__DATABASE__URL", db.url.clone()),
+                ("TD__NOD__BASE_URL", base.clone()),
+                ("TD__NOD__RETRY__MAX_ATTEMPTS", "2".to_owned()),
+                ("TD__NOD__RETRY__INITIAL_DELAY_MS", "20".to_owned()),
+                ("TD__JOBS__RETRY_BASE_MS", "100".to_owned()),
+                ("TD__JOBS__MAX_ATTEMPTS", "3".to_owned()),
+                ("TD__JOBS__VISIBILITY_TIMEOUT_MS", "5000".to_owned()),
+                ("TD__NOD_DISTRIBUTOR__GRPC_ADDR", distributor_grpc),
+                ("TD__NOD_DISTRIBUTOR__DISPATCH_INTERVAL_MS", "50".to_owned()),
+                ("TD__NOD_DISTRIBUTOR__FEED_INTERVAL_MS", "100".to_owned()),
+                ("TD__SHUTDOWN__DRAIN_DEADLINE_MS", "5000".to_owned()),
+            ];
+            nod = Some(base);
+        }
         let mut stack = Self {
             env,
+            nod,
+            nod_processes,
+            distributor_env,
             db,
             gateway: format!("http://{gateway}"),
             listener_env,
@@ -113,6 +156,9 @@ impl Stack {
             gateway_process: Some(Process::start("api-gateway", &[], &gateway_env)),
         };
         stack.start_listener().await;
+        if with_nod {
+            stack.start_distributor().await;
+        }
         wait_ok(
             &format!("{}/health/ready", stack.gateway),
             Duration::from_secs(30),
@@ -135,6 +181,108 @@ impl Stack {
             Duration::from_secs(30),
         )
         .await;
+    }
+
+    /// Starts one more nod-distributor replica (health on a port of its own).
+    pub async fn start_distributor(&mut self) {
+        let health = free_addr();
+        let mut env = self.distributor_env.clone();
+        env.push(("TD__NOD_DISTRIBUTOR__HEALTH_ADDR", health.clone()));
+        // The first replica serves Distribute for the gateway; others get a port of their own.
+        if self
+            .nod_processes
+            .iter()
+            .any(|p| p.name == "nod-distributor")
+        {
+            env.retain(|(k, _)| *k != "TD__NOD_DISTRIBUTOR__GRPC_ADDR");
+            env.push(("TD__NOD_DISTRIBUTOR__GRPC_ADDR", free_addr()));
+        }
+        self.nod_processes
+            .push(Process::start("nod-distributor", &[], &env));
+        wait_ok(
+            &format!("http://{health}/health/ready"),
+            Duration::from_secs(30),
+        )
+        .await;
+    }
+
+    /// POST a JSON body to the NOD simulator.
+    pub async fn nod_post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let base = self.nod.as_ref().expect("a stack with NOD");
+        let response = reqwest::Client::new()
+            .post(format!("{base}{path}"))
+            .json(&body)
+            .send()
+            .await
+            .expect("simulator answers");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// GET from the NOD simulator.
+    pub async fn nod_get(&self, path: &str) -> serde_json::Value {
+        let base = self.nod.as_ref().expect("a stack with NOD");
+        reqwest::get(format!("{base}{path}"))
+            .await
+            .expect("simulator answers")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    /// POST a JSON body to a /v1 path on the gateway.
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.gateway))
+            .header("ET-Client-Name", "e2e-test")
+            .json(&body)
+            .send()
+            .await
+            .expect("gateway answers");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Polls the order's groups until every ticket is in `status`; returns the tickets.
+    pub async fn wait_for_statuses(
+        &self,
+        order_id: &str,
+        status: &str,
+        within: Duration,
+    ) -> Vec<serde_json::Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let (_, body) = self
+                .get(&format!(
+                    "/v1/ticket-distribution-groups?orderId={order_id}&perPage=100"
+                ))
+                .await;
+            let tickets: Vec<serde_json::Value> = body["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|g| {
+                    g["ticketDistributions"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .collect();
+            if !tickets.is_empty() && tickets.iter().all(|t| t["status"] == status) {
+                return tickets;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "order {order_id}: not every ticket {status} within {within:?}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// A producer as any outside client would configure it against this broker.

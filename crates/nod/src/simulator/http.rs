@@ -92,6 +92,9 @@ impl Simulator {
             .route("/simulator/order-groups/{id}/cancel", post(cancel_outside))
             .route("/simulator/faults", get(read_faults).post(set_faults))
             .route("/simulator/requests", get(requests))
+            // For process supervisors (`scripts/stack` waits on it).
+            .route("/health/live", get(|| async { "ok" }))
+            .route("/health/ready", get(|| async { "ok" }))
             // Outermost, so a request is counted even when a fault answers it.
             .route_layer(middleware::from_fn_with_state(app.clone(), count))
             .fallback(|| async { error(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "no such route") })

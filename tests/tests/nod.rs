@@ -1,0 +1,361 @@
+//! NOD distribution end to end: order events through the real broker, the real
+//! order-listener, nod-distributor (jobs on the real Redis), the NOD simulator and the
+//! gateway. Tickets are placed, followed through NOD's feed, failed with the reason when NOD
+//! rejects them, placed again through the distribute endpoint, and two replicas place each
+//! ticket once.
+
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+use td_e2e::avro;
+use td_e2e::stack::{Received, Stack};
+
+const FAMILY: &str = include_str!("../../examples/orders/family-with-supplement.json");
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The family order under a fresh id.
+fn family_order(id: &str) -> String {
+    let mut v: Value = serde_json::from_str(&FAMILY.replace("DEMO0003", id)).unwrap();
+    v["eventId"] = json!(uuid::Uuid::new_v4());
+    v.to_string()
+}
+
+fn decode(received: &[Received], schema_file: &str) -> Vec<Value> {
+    let schema = avro::schema(schema_file);
+    received
+        .iter()
+        .map(|m| avro::decode(&schema, &m.payload))
+        .collect()
+}
+
+fn kind(event: &Value) -> String {
+    match &event["type"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The ticket id a group event is about, if any.
+fn ticket_of(event: &Value) -> Option<String> {
+    let field = {
+        let k = kind(event);
+        let mut c = k.chars();
+        c.next()
+            .map(|f| f.to_lowercase().chain(c).collect::<String>())
+            .unwrap_or_default()
+    };
+    let body = &event[&field];
+    // The JSON mapping of an Avro union may wrap the record in its type name.
+    let record = match body {
+        Value::Object(map) if map.len() == 1 && !map.contains_key("ticketDistributionId") => {
+            map.values().next().cloned().unwrap_or(Value::Null)
+        }
+        other => other.clone(),
+    };
+    record["ticketDistributionId"].as_str().map(str::to_owned)
+}
+
+/// Distinct events (by eventId) of the environment's two topics.
+async fn events(stack: &Stack) -> (Vec<Value>, Vec<Value>) {
+    let group = stack
+        .read(
+            &stack.topic("ticket-distribution-group-events"),
+            usize::MAX,
+            Duration::from_secs(8),
+        )
+        .await;
+    let completed = stack
+        .read(
+            &stack.topic("all-ticket-distribution-groups-for-order-version-completed"),
+            usize::MAX,
+            Duration::from_secs(5),
+        )
+        .await;
+    let dedup = |events: Vec<Value>| {
+        let mut seen = HashSet::new();
+        events
+            .into_iter()
+            .filter(|e| seen.insert(e["eventId"].as_str().unwrap_or_default().to_owned()))
+            .collect::<Vec<_>>()
+    };
+    (
+        dedup(decode(&group, "TicketDistributionGroupEvent.avsc")),
+        dedup(decode(
+            &completed,
+            "AllTicketDistributionGroupsForOrderVersionCompletedEvent.avsc",
+        )),
+    )
+}
+
+async fn status(stack: &Stack, ticket: &str) -> Value {
+    stack
+        .get(&format!("/v1/ticket-distributions/{ticket}/status"))
+        .await
+        .1
+}
+
+async fn wait_status(stack: &Stack, ticket: &str, wanted: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let body = status(stack, ticket).await;
+        if body["status"] == wanted {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{ticket} never became {wanted}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn tickets_are_placed_in_nod_and_followed_to_pickup_activation_and_outside_cancellation() {
+    let stack = Stack::start_with_nod().await;
+    let producer = Stack::producer();
+    stack
+        .produce(&producer, "NODE2E1", family_order("NODE2E1").as_bytes())
+        .await;
+    let tickets = stack
+        .wait_for_statuses("NODE2E1", "DISTRIBUTED", WAIT)
+        .await;
+    assert!(tickets.len() >= 2, "the family order has several tickets");
+    let nod_ids: HashSet<&str> = tickets
+        .iter()
+        .map(|t| t["distribution"]["nodOrderGroupId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        nod_ids.len(),
+        tickets.len(),
+        "one NOD order group per ticket"
+    );
+
+    // A travel app picks the first ticket up and activates it; customer service cancels the
+    // second in NOD.
+    let first = tickets[0]["id"].as_str().unwrap();
+    let first_nod = tickets[0]["distribution"]["nodOrderGroupId"]
+        .as_str()
+        .unwrap();
+    let second = tickets[1]["id"].as_str().unwrap();
+    let second_nod = tickets[1]["distribution"]["nodOrderGroupId"]
+        .as_str()
+        .unwrap();
+    let (code, _) = stack
+        .nod_post(
+            &format!("/client/order-groups/{first_nod}/pickup"),
+            json!({}),
+        )
+        .await;
+    assert!(code < 300, "pickup {code}");
+    let picked = wait_status(&stack, first, "PICKED_UP").await;
+    assert_eq!(picked["valid"], true, "{picked}");
+    stack
+        .nod_post(
+            &format!("/client/order-groups/{first_nod}/activate"),
+            json!({}),
+        )
+        .await;
+    wait_status(&stack, first, "ACTIVATED").await;
+    stack
+        .nod_post(
+            &format!("/simulator/order-groups/{second_nod}/cancel"),
+            json!({}),
+        )
+        .await;
+    let cancelled = wait_status(&stack, second, "CANCELLED_EXTERNALLY").await;
+    assert_eq!(cancelled["valid"], false, "{cancelled}");
+    assert_eq!(cancelled["reason"], "CANCELLED_EXTERNALLY", "{cancelled}");
+
+    // Each change once on Kafka, and the version reported wholly distributed once.
+    let (group_events, completed) = events(&stack).await;
+    let mut per_ticket: HashMap<String, Vec<String>> = HashMap::new();
+    for e in &group_events {
+        if let Some(t) = ticket_of(e) {
+            per_ticket.entry(t).or_default().push(kind(e));
+        }
+    }
+    for t in &tickets {
+        let id = t["id"].as_str().unwrap();
+        let kinds = &per_ticket[id];
+        let distributed = kinds
+            .iter()
+            .filter(|k| *k == "TicketDistributionDistributed")
+            .count();
+        assert_eq!(distributed, 1, "{id}: {kinds:?}");
+    }
+    assert_eq!(
+        per_ticket[first],
+        [
+            "TicketDistributionAdded",
+            "TicketDistributionDistributed",
+            "TicketDistributionPickedUp",
+            "TicketDistributionActivated"
+        ]
+    );
+    assert_eq!(
+        per_ticket[second],
+        [
+            "TicketDistributionAdded",
+            "TicketDistributionDistributed",
+            "TicketDistributionCancelledExternally"
+        ]
+    );
+    let all_distributed: Vec<&Value> = completed
+        .iter()
+        .filter(|e| kind(e) == "AllTicketDistributionGroupsForOrderVersionDistributed")
+        .collect();
+    assert_eq!(all_distributed.len(), 1, "{completed:?}");
+    assert_eq!(all_distributed[0]["orderId"], "NODE2E1");
+}
+
+#[tokio::test]
+async fn a_rejected_ticket_fails_with_the_reason_and_distribute_places_it_again() {
+    let stack = Stack::start_with_nod().await;
+    let producer = Stack::producer();
+    let (code, _) = stack
+        .nod_post("/simulator/faults", json!({ "rejectionRate": 1.0 }))
+        .await;
+    assert!(code < 300);
+    stack
+        .produce(&producer, "NODE2E2", family_order("NODE2E2").as_bytes())
+        .await;
+    let failed = stack.wait_for_statuses("NODE2E2", "FAILED", WAIT).await;
+    for t in &failed {
+        let reason = t["failureReason"].as_str().unwrap_or_default();
+        assert!(reason.starts_with("NOD_REJECTED: 422"), "{t}");
+        let st = status(&stack, t["id"].as_str().unwrap()).await;
+        assert_eq!(st["valid"], false, "{st}");
+        assert_eq!(st["reason"], "FAILED", "{st}");
+    }
+
+    // NOD takes tickets again; distribute re-places only the FAILED tickets of the group.
+    stack.nod_post("/simulator/faults", json!({})).await;
+    let (_, groups) = stack
+        .get("/v1/ticket-distribution-groups?orderId=NODE2E2&perPage=100")
+        .await;
+    let group_ids: Vec<String> = groups["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_owned())
+        .collect();
+    let (code, body) = stack
+        .post_json(
+            "/v1/ticket-distribution-groups/distribute",
+            json!({ "ticketDistributionGroupIds": group_ids }),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body.as_array().unwrap().len(), group_ids.len());
+    stack
+        .wait_for_statuses("NODE2E2", "DISTRIBUTED", WAIT)
+        .await;
+
+    // Bad input gets a clear error and changes nothing.
+    let (code, body) = stack
+        .post_json(
+            "/v1/ticket-distribution-groups/distribute",
+            json!({ "ticketDistributionGroupIds": [uuid::Uuid::new_v4()] }),
+        )
+        .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (404, Some("GROUP_NOT_FOUND"))
+    );
+    let (code, body) = stack
+        .post_json(
+            "/v1/ticket-distribution-groups/distribute",
+            json!({ "ticketDistributionGroupIds": [] }),
+        )
+        .await;
+    assert_eq!((code, body["code"].as_str()), (400, Some("INVALID_BODY")));
+
+    let (group_events, _) = events(&stack).await;
+    let kinds: BTreeMap<String, usize> = group_events.iter().fold(BTreeMap::new(), |mut m, e| {
+        *m.entry(kind(e)).or_default() += 1;
+        m
+    });
+    assert_eq!(kinds["TicketDistributionFailed"], failed.len(), "{kinds:?}");
+    assert_eq!(
+        kinds["TicketDistributionDistributed"],
+        failed.len(),
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn two_distributor_replicas_place_every_ticket_once() {
+    let mut stack = Stack::start_with_nod().await;
+    stack.start_distributor().await;
+    let producer = Stack::producer();
+    let orders: Vec<String> = (0..20).map(|n| format!("NODTWO{n:03}")).collect();
+    for id in &orders {
+        stack
+            .produce(&producer, id, family_order(id).as_bytes())
+            .await;
+    }
+    let mut tickets = 0;
+    for id in &orders {
+        tickets += stack.wait_for_statuses(id, "DISTRIBUTED", WAIT).await.len();
+    }
+    let requests = stack.nod_get("/simulator/requests").await;
+    assert_eq!(
+        requests["POST /backoffice/order-groups"].as_u64(),
+        Some(tickets as u64),
+        "each ticket placed once: {requests}"
+    );
+    let (group_events, completed) = events(&stack).await;
+    let distributed = group_events
+        .iter()
+        .filter(|e| kind(e) == "TicketDistributionDistributed")
+        .count();
+    assert_eq!(distributed, tickets);
+    let all_distributed = completed
+        .iter()
+        .filter(|e| kind(e) == "AllTicketDistributionGroupsForOrderVersionDistributed")
+        .count();
+    assert_eq!(all_distributed, orders.len());
+}
+
+#[tokio::test]
+async fn cancelling_the_order_cancels_its_tickets_in_nod() {
+    let stack = Stack::start_with_nod().await;
+    let producer = Stack::producer();
+    let confirmed = family_order("NODE2E3");
+    stack
+        .produce(&producer, "NODE2E3", confirmed.as_bytes())
+        .await;
+    let tickets = stack
+        .wait_for_statuses("NODE2E3", "DISTRIBUTED", WAIT)
+        .await;
+    let mut cancel: Value = serde_json::from_str(&confirmed).unwrap();
+    cancel["type"] = json!("OrderCancelled");
+    cancel["eventId"] = json!(uuid::Uuid::new_v4());
+    stack
+        .produce(&producer, "NODE2E3", cancel.to_string().as_bytes())
+        .await;
+    stack.wait_for_statuses("NODE2E3", "CANCELLED", WAIT).await;
+    for t in &tickets {
+        let nod_id = t["distribution"]["nodOrderGroupId"].as_str().unwrap();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let group = stack
+                .nod_get(&format!("/backoffice/order-groups/{nod_id}"))
+                .await;
+            if group["state"] == "CANCELLED" {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{nod_id} not cancelled in NOD: {group}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let requests = stack.nod_get("/simulator/requests").await;
+    assert_eq!(
+        requests["POST /backoffice/order-groups/{id}/cancel"].as_u64(),
+        Some(tickets.len() as u64),
+        "one cancellation per ticket: {requests}"
+    );
+}

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 const BATCH: usize = 256;
 /// How long a batch waits to fill once it has its first message.
 const LINGER: Duration = Duration::from_millis(5);
-/// Lanes processed in parallel; bounded by the database pool.
+/// Lanes processed in parallel, each in one transaction; bounded by the database pool.
 const LANES: usize = 16;
 
 pub fn create(settings: &Settings) -> anyhow::Result<StreamConsumer> {
@@ -114,38 +114,36 @@ async fn process_batch(
         lanes
             .into_iter()
             .filter(|l| !l.is_empty())
-            .map(|lane| async move {
-                for m in lane {
-                    if !process_with_retry(intake, m, shutdown).await {
-                        return false;
-                    }
-                }
-                true
-            }),
+            .map(|lane| process_with_retry(intake, lane, shutdown)),
     )
     .await;
     results.into_iter().all(|ok| ok)
 }
 
+/// Records a lane's messages (in order, one transaction), retrying with backoff while the
+/// database or broker fails; false when shutdown interrupted the retries.
 async fn process_with_retry(
     intake: &Intake,
-    m: &BorrowedMessage<'_>,
+    lane: Vec<&BorrowedMessage<'_>>,
     shutdown: &CancellationToken,
 ) -> bool {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let incoming = Incoming {
-            key: m.key(),
-            payload: m.payload(),
-            traceparent: traceparent(m),
-            source: format!("{}/{}@{}", m.topic(), m.partition(), m.offset()),
-        };
-        match intake.process(incoming).await {
+        let incoming: Vec<Incoming<'_>> = lane
+            .iter()
+            .map(|m| Incoming {
+                key: m.key(),
+                payload: m.payload(),
+                traceparent: traceparent(m),
+                source: format!("{}/{}@{}", m.topic(), m.partition(), m.offset()),
+            })
+            .collect();
+        match intake.process_all(&incoming).await {
             Ok(_) => return true,
             Err(err) => {
                 let jitter = rand::rng().random_range(0..=backoff.as_millis() as u64 / 2);
                 let wait = backoff + Duration::from_millis(jitter);
-                tracing::warn!(error = %err, retry_in_ms = wait.as_millis() as u64, "order event not recorded; retrying");
+                tracing::warn!(error = %err, retry_in_ms = wait.as_millis() as u64, "order events not recorded; retrying");
                 tokio::select! {
                     _ = shutdown.cancelled() => return false,
                     _ = tokio::time::sleep(wait) => {}

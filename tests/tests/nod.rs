@@ -284,7 +284,7 @@ async fn a_rejected_ticket_fails_with_the_reason_and_distribute_places_it_again(
 }
 
 #[tokio::test]
-async fn two_distributor_replicas_place_every_ticket_once() {
+async fn two_distributor_replicas_place_every_ticket_once_and_apply_each_feed_entry_once() {
     let mut stack = Stack::start_with_nod().await;
     stack.start_distributor().await;
     let producer = Stack::producer();
@@ -294,9 +294,21 @@ async fn two_distributor_replicas_place_every_ticket_once() {
             .produce(&producer, id, family_order(id).as_bytes())
             .await;
     }
-    let mut tickets = 0;
+    let mut placed = Vec::new();
     for id in &orders {
-        tickets += stack.wait_for_statuses(id, "DISTRIBUTED", WAIT).await.len();
+        placed.extend(stack.wait_for_statuses(id, "DISTRIBUTED", WAIT).await);
+    }
+    let tickets = placed.len();
+    // Every ticket picked up in NOD: both replicas follow the feed, each entry applies once.
+    for t in &placed {
+        let nod_id = t["distribution"]["nodOrderGroupId"].as_str().unwrap();
+        let (code, _) = stack
+            .nod_post(&format!("/client/order-groups/{nod_id}/pickup"), json!({}))
+            .await;
+        assert!(code < 300, "pickup {code}");
+    }
+    for id in &orders {
+        stack.wait_for_statuses(id, "PICKED_UP", WAIT).await;
     }
     let requests = stack.nod_get("/simulator/requests").await;
     assert_eq!(
@@ -310,6 +322,11 @@ async fn two_distributor_replicas_place_every_ticket_once() {
         .filter(|e| kind(e) == "TicketDistributionDistributed")
         .count();
     assert_eq!(distributed, tickets);
+    let picked_up = group_events
+        .iter()
+        .filter(|e| kind(e) == "TicketDistributionPickedUp");
+    let distinct: HashSet<String> = picked_up.clone().filter_map(ticket_of).collect();
+    assert_eq!((distinct.len(), picked_up.count()), (tickets, tickets));
     let all_distributed = completed
         .iter()
         .filter(|e| kind(e) == "AllTicketDistributionGroupsForOrderVersionDistributed")
@@ -357,5 +374,66 @@ async fn cancelling_the_order_cancels_its_tickets_in_nod() {
         requests["POST /backoffice/order-groups/{id}/cancel"].as_u64(),
         Some(tickets.len() as u64),
         "one cancellation per ticket: {requests}"
+    );
+}
+
+#[tokio::test]
+async fn a_ticket_whose_job_was_lost_is_still_placed() {
+    let mut stack = Stack::start_with_nod().await;
+    let producer = Stack::producer();
+    // NOD answers slowly, so the job is in flight when the worker dies.
+    stack
+        .nod_post("/simulator/faults", json!({ "latencyMs": 3000 }))
+        .await;
+    stack
+        .produce(&producer, "NODLOST", family_order("NODLOST").as_bytes())
+        .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let requests = stack.nod_get("/simulator/requests").await;
+        if requests["POST /backoffice/order-groups"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no placement began");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The worker is killed and Redis loses the stream with every job and lease on it.
+    for p in stack
+        .nod_processes
+        .iter_mut()
+        .filter(|p| p.name == "nod-distributor")
+    {
+        p.child().kill().unwrap();
+        p.child().wait().unwrap();
+    }
+    let stream = format!("nod-jobs-{}", stack.env);
+    let deleted = std::process::Command::new("redis-cli")
+        .args(["DEL", &stream])
+        .output()
+        .expect("redis-cli");
+    assert!(deleted.status.success());
+    stack.nod_post("/simulator/faults", json!({})).await;
+
+    // A new replica finds the tickets still waiting and enqueues them again.
+    stack.distributor_env.push((
+        "TD__NOD_DISTRIBUTOR__REDISPATCH_AFTER_MS",
+        "1000".to_owned(),
+    ));
+    stack.start_distributor().await;
+    let tickets = stack
+        .wait_for_statuses("NODLOST", "DISTRIBUTED", WAIT)
+        .await;
+    let nod_ids: HashSet<&str> = tickets
+        .iter()
+        .map(|t| t["distribution"]["nodOrderGroupId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        nod_ids.len(),
+        tickets.len(),
+        "one NOD order group per ticket"
     );
 }

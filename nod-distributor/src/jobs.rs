@@ -176,16 +176,29 @@ enum Done {
 }
 
 impl Worker {
+    /// Keeps up to `concurrency` jobs in flight: a new job is taken as soon as one ends,
+    /// so one slow NOD answer never holds back the others. At shutdown no new job is taken
+    /// and those in flight finish, so that what NOD did is recorded.
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
+        let slots = Arc::new(tokio::sync::Semaphore::new(this.concurrency));
         loop {
+            // Wait for a free slot, then ask for as many jobs as there are free slots.
+            let first = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                permit = slots.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let free = slots.available_permits() + 1;
             let received = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 r = this.queue.receive(
                     &this.streams.stream,
                     &this.streams.group,
                     &this.consumer,
-                    this.concurrency,
+                    free,
                     Duration::from_secs(1),
                 ) => r,
             };
@@ -197,14 +210,25 @@ impl Worker {
                     continue;
                 }
             };
-            // A batch is bounded by `concurrency`; it finishes even when shutdown begins,
-            // so that what NOD did is recorded.
-            let work = deliveries.into_iter().map(|d| {
+            let mut first = Some(first);
+            for delivery in deliveries {
+                let permit = match first.take() {
+                    Some(p) => p,
+                    None => match slots.clone().acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                };
                 let this = this.clone();
-                async move { this.settle(d).await }
-            });
-            futures::future::join_all(work).await;
+                tokio::spawn(async move {
+                    this.settle(delivery).await;
+                    drop(permit);
+                });
+            }
         }
+        // Drain: every slot back means every job in flight has been settled.
+        let all = u32::try_from(this.concurrency).unwrap_or(u32::MAX);
+        let _ = slots.acquire_many(all).await;
     }
 
     async fn settle(&self, delivery: Delivery) {

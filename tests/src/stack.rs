@@ -135,7 +135,7 @@ impl Stack {
                 ("TD__NOD__RETRY__MAX_ATTEMPTS", "2".to_owned()),
                 ("TD__NOD__RETRY__INITIAL_DELAY_MS", "20".to_owned()),
                 ("TD__JOBS__RETRY_BASE_MS", "100".to_owned()),
-                ("TD__JOBS__MAX_ATTEMPTS", "3".to_owned()),
+                ("TD__JOBS__MAX_ATTEMPTS", "10".to_owned()),
                 ("TD__JOBS__VISIBILITY_TIMEOUT_MS", "5000".to_owned()),
                 ("TD__NOD_DISTRIBUTOR__GRPC_ADDR", distributor_grpc),
                 ("TD__NOD_DISTRIBUTOR__DISPATCH_INTERVAL_MS", "50".to_owned()),

@@ -437,3 +437,84 @@ async fn a_ticket_whose_job_was_lost_is_still_placed() {
         "one NOD order group per ticket"
     );
 }
+
+#[tokio::test]
+async fn a_ticket_expires_in_nod_when_its_validity_ends() {
+    let stack = Stack::start_with_nod().await;
+    let producer = Stack::producer();
+    let mut order: Value = serde_json::from_str(
+        &include_str!("../../examples/orders/zone-ticket.json").replace("DEMO0001", "NODEXP"),
+    )
+    .unwrap();
+    let now = chrono::Utc::now();
+    let line = &mut order["order"]["orderLines"][0];
+    line["startOfValidity"] = json!((now - chrono::Duration::hours(1)).to_rfc3339());
+    line["endOfValidity"] = json!((now + chrono::Duration::seconds(4)).to_rfc3339());
+    stack
+        .produce(&producer, "NODEXP", order.to_string().as_bytes())
+        .await;
+    let tickets = stack.wait_for_statuses("NODEXP", "DISTRIBUTED", WAIT).await;
+    let id = tickets[0]["id"].as_str().unwrap();
+    let expired = wait_status(&stack, id, "EXPIRED").await;
+    assert_eq!(expired["valid"], false, "{expired}");
+    let (group_events, _) = events(&stack).await;
+    let expiries = group_events
+        .iter()
+        .filter(|e| kind(e) == "TicketDistributionExpired")
+        .count();
+    assert_eq!(expiries, 1);
+}
+
+#[tokio::test]
+async fn with_nod_failing_30_percent_and_slow_every_one_of_1000_tickets_is_placed_once() {
+    let stack = Stack::start_with_nod().await;
+    let producer = Stack::producer();
+    stack
+        .nod_post(
+            "/simulator/faults",
+            json!({ "errorRate": 0.3, "latencyMs": 200 }),
+        )
+        .await;
+    let mut orders = Vec::new();
+    let mut tickets_expected = 0;
+    while tickets_expected < 1000 {
+        let id = format!("NODFLT{:04}", orders.len());
+        stack
+            .produce(&producer, &id, family_order(&id).as_bytes())
+            .await;
+        orders.push(id);
+        tickets_expected += 4;
+    }
+    let mut placed = Vec::new();
+    for id in &orders {
+        placed.extend(
+            stack
+                .wait_for_statuses(id, "DISTRIBUTED", Duration::from_secs(180))
+                .await,
+        );
+    }
+    assert_eq!(placed.len(), tickets_expected);
+    stack.nod_post("/simulator/faults", json!({})).await;
+    // The simulator holds exactly one order group per ticket, and it is that ticket's.
+    let mut nod_ids = HashSet::new();
+    for t in &placed {
+        let nod_id = t["distribution"]["nodOrderGroupId"].as_str().unwrap();
+        assert!(nod_ids.insert(nod_id.to_owned()), "{nod_id} twice");
+        let group = stack
+            .nod_get(&format!("/backoffice/order-groups/{nod_id}"))
+            .await;
+        assert_eq!(group["clientReference"], t["id"], "{group}");
+    }
+    let (group_events, _) = events(&stack).await;
+    let mut distributed: HashMap<String, usize> = HashMap::new();
+    for e in &group_events {
+        if kind(e) == "TicketDistributionDistributed" {
+            *distributed.entry(ticket_of(e).unwrap()).or_default() += 1;
+        }
+    }
+    assert_eq!(distributed.len(), placed.len());
+    assert!(
+        distributed.values().all(|n| *n == 1),
+        "each ticket one Distributed event"
+    );
+}

@@ -350,57 +350,73 @@ async fn complete_versions<C: ConnectionTrait>(
         .map(|g| g.order_version)
         .collect();
     for version in versions {
-        let Some(recorded) = order_version::Entity::find()
-            .filter(order_version::Column::OrderId.eq(order_id))
-            .filter(order_version::Column::Version.eq(version))
-            .filter(order_version::Column::EventType.eq("OrderConfirmed"))
-            .one(conn)
-            .await?
-        else {
-            continue;
-        };
-        if recorded.all_distributed_at.is_some() {
-            continue;
-        }
-        let groups: Vec<uuid::Uuid> = group_order_version::Entity::find()
-            .filter(group_order_version::Column::OrderId.eq(order_id))
-            .filter(group_order_version::Column::OrderVersion.eq(version))
-            .order_by_asc(group_order_version::Column::GroupId)
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|g| g.group_id)
-            .collect();
-        let tickets = td::Entity::find()
-            .filter(td::Column::GroupId.is_in(groups.iter().copied()))
-            .all(conn)
-            .await?;
-        let all_in = tickets.iter().all(|t| {
-            parse_status(&t.status)
-                .map(|s| {
-                    s.is_in_nod_or_beyond()
-                        || (s == TdStatus::Cancelled && t.distributed_at.is_some())
-                })
-                .unwrap_or(false)
-        });
-        if !all_in {
-            continue;
-        }
-        order_version::Entity::update_many()
-            .col_expr(order_version::Column::AllDistributedAt, Expr::value(at))
-            .filter(order_version::Column::OrderId.eq(order_id))
-            .filter(order_version::Column::Version.eq(version))
-            .filter(order_version::Column::EventType.eq("OrderConfirmed"))
-            .exec(conn)
-            .await?;
-        let ids: Vec<TicketDistributionGroupId> =
-            groups.into_iter().map(TicketDistributionGroupId).collect();
-        events.order_version_event_for(
-            u32::try_from(version).unwrap_or(0),
-            "AllTicketDistributionGroupsForOrderVersionDistributed",
-            &ids,
-        );
+        complete_version(conn, order_id, version, at, events).await?;
     }
+    Ok(())
+}
+
+/// Adds `AllTicketDistributionGroupsForOrderVersionDistributed` for confirmed `version` of
+/// the order when every ticket of its groups is in NOD or beyond and it was not reported
+/// before. Also called when a version is recorded whose kept groups are all in NOD already.
+pub(crate) async fn complete_version<C: ConnectionTrait>(
+    conn: &C,
+    order_id: &str,
+    version: i32,
+    at: DateTime<Utc>,
+    events: &mut EventBatch<'_>,
+) -> Result<(), StoreError> {
+    let Some(recorded) = order_version::Entity::find()
+        .filter(order_version::Column::OrderId.eq(order_id))
+        .filter(order_version::Column::Version.eq(version))
+        .filter(order_version::Column::EventType.eq("OrderConfirmed"))
+        .one(conn)
+        .await?
+    else {
+        return Ok(());
+    };
+    if recorded.all_distributed_at.is_some() {
+        return Ok(());
+    }
+    let groups: Vec<uuid::Uuid> = group_order_version::Entity::find()
+        .filter(group_order_version::Column::OrderId.eq(order_id))
+        .filter(group_order_version::Column::OrderVersion.eq(version))
+        .order_by_asc(group_order_version::Column::GroupId)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|g| g.group_id)
+        .collect();
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let tickets = td::Entity::find()
+        .filter(td::Column::GroupId.is_in(groups.iter().copied()))
+        .all(conn)
+        .await?;
+    let all_in = tickets.iter().all(|t| {
+        parse_status(&t.status)
+            .map(|s| {
+                s.is_in_nod_or_beyond() || (s == TdStatus::Cancelled && t.distributed_at.is_some())
+            })
+            .unwrap_or(false)
+    });
+    if !all_in {
+        return Ok(());
+    }
+    order_version::Entity::update_many()
+        .col_expr(order_version::Column::AllDistributedAt, Expr::value(at))
+        .filter(order_version::Column::OrderId.eq(order_id))
+        .filter(order_version::Column::Version.eq(version))
+        .filter(order_version::Column::EventType.eq("OrderConfirmed"))
+        .exec(conn)
+        .await?;
+    let ids: Vec<TicketDistributionGroupId> =
+        groups.into_iter().map(TicketDistributionGroupId).collect();
+    events.order_version_event_for(
+        u32::try_from(version).unwrap_or(0),
+        "AllTicketDistributionGroupsForOrderVersionDistributed",
+        &ids,
+    );
     Ok(())
 }
 

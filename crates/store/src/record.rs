@@ -226,6 +226,8 @@ pub async fn record_order_event<C: ConnectionTrait>(
         let mut all: Vec<TicketDistributionGroupId> = plan.keep.clone();
         all.extend(created.iter().copied());
         events.order_version_event("AllTicketDistributionGroupsForOrderVersionGenerated", &all);
+        // A version that only keeps groups already in NOD is distributed as it is recorded.
+        crate::nod::complete_version(conn, &order.id.0, version, now, &mut events).await?;
     }
     events.write(conn).await?;
 

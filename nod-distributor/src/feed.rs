@@ -10,7 +10,7 @@ use td_domain::ids::TicketDistributionId;
 use td_domain::status::TdEvent;
 use td_nod::{Cursor, Nod, TransactionKind};
 use td_store::nod::{self as store, NodChange};
-use td_store::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
+use td_store::{DatabaseConnection, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
 const FEED_LOCK: i64 = 7_346_024;
@@ -35,20 +35,8 @@ impl FeedFollower {
     /// replica follows the feed now).
     pub async fn step(&self) -> anyhow::Result<Option<usize>> {
         let txn = self.db.begin().await?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            let row = txn
-                .query_one(td_store::sea_orm::Statement::from_string(
-                    DbBackend::Postgres,
-                    format!("SELECT pg_try_advisory_xact_lock({FEED_LOCK}) AS locked"),
-                ))
-                .await?;
-            let locked: bool = match row {
-                Some(r) => r.try_get("", "locked")?,
-                None => false,
-            };
-            if !locked {
-                return Ok(None);
-            }
+        if !td_store::try_exclusive(&txn, FEED_LOCK).await? {
+            return Ok(None);
         }
         let cursor = store::feed_cursor(&txn).await?.map(Cursor::new);
         let entries = self.nod.transactions(cursor.as_ref(), self.page).await?;

@@ -17,7 +17,7 @@ use td_domain::status::{TdEvent, TdStatus};
 use td_jobs::{Delivery, Job, JobQueue, RetryOutcome};
 use td_nod::{Nod, NodError, Order, OrderGroupId, PlaceRequest};
 use td_store::nod::{self as store, ChangeOutcome, JobKind, NodChange};
-use td_store::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
+use td_store::{DatabaseConnection, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
 const DISPATCH_LOCK: i64 = 7_346_023;
@@ -59,20 +59,8 @@ impl Dispatcher {
     /// One pass; returns how many jobs were enqueued.
     pub async fn pass(&self) -> anyhow::Result<usize> {
         let txn = self.db.begin().await?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            let row = txn
-                .query_one(td_store::sea_orm::Statement::from_string(
-                    DbBackend::Postgres,
-                    format!("SELECT pg_try_advisory_xact_lock({DISPATCH_LOCK}) AS locked"),
-                ))
-                .await?;
-            let locked: bool = match row {
-                Some(r) => r.try_get("", "locked")?,
-                None => false,
-            };
-            if !locked {
-                return Ok(0);
-            }
+        if !td_store::try_exclusive(&txn, DISPATCH_LOCK).await? {
+            return Ok(0);
         }
         let now = chrono::Utc::now();
         let due = store::due_jobs(

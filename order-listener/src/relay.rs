@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use td_bus::{Message, MessageSink};
 use td_store::entity::outbox as row;
-use td_store::{outbox, ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
+use td_store::{outbox, DatabaseConnection, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
 const RELAY_LOCK: i64 = 7_346_022;
@@ -76,20 +76,8 @@ impl Relay {
     /// Publishes the next batch of unpublished events.
     pub async fn step(&self) -> Result<Step, RelayError> {
         let txn = self.db.begin().await?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            let row = txn
-                .query_one(td_store::sea_orm::Statement::from_string(
-                    DbBackend::Postgres,
-                    format!("SELECT pg_try_advisory_xact_lock({RELAY_LOCK}) AS locked"),
-                ))
-                .await?;
-            let locked: bool = match row {
-                Some(r) => r.try_get("", "locked")?,
-                None => false,
-            };
-            if !locked {
-                return Ok(Step::NotLeader);
-            }
+        if !td_store::try_exclusive(&txn, RELAY_LOCK).await? {
+            return Ok(Step::NotLeader);
         }
         let events = outbox::unpublished(&txn, self.batch).await?;
         if events.is_empty() {

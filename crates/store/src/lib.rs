@@ -51,6 +51,27 @@ where
     Ok(())
 }
 
+/// Takes a transaction-scoped advisory lock without waiting: true when this transaction
+/// holds it (until commit or rollback), false when another holds it. Replicas use it to
+/// take turns at work that must not run twice at once. SQLite has a single writer and a
+/// single process, so there it is always held.
+pub async fn try_exclusive<C: ConnectionTrait>(txn: &C, key: i64) -> Result<bool, DbErr> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(true);
+    }
+    let row = txn
+        .query_one(sea_orm::Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1) AS locked",
+            [key.into()],
+        ))
+        .await?;
+    match row {
+        Some(r) => r.try_get("", "locked"),
+        None => Ok(false),
+    }
+}
+
 /// Opens a pool. SQLite gets one connection: it has one writer anyway, and a single
 /// connection avoids "database is locked" between a reader upgrading to a writer.
 pub async fn connect(

@@ -277,3 +277,90 @@ pub fn summarise(rows: &[td::Model]) -> Vec<DistributionSummary> {
     }
     out
 }
+
+/// A PDF ticket: one per ticket distribution group, one A4 sheet per valid ticket.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PdfTicket {
+    pub id: Uuid,
+    pub order_id: String,
+    pub order_version: i32,
+    pub order_line_id: String,
+    pub order_line_version: i32,
+    pub ticket_distribution_group_id: Uuid,
+    /// The tickets that have a sheet in this PDF, in sheet order.
+    pub ticket_distribution_ids: Vec<Uuid>,
+    pub organisation_id: i64,
+    /// nob, nno or eng.
+    pub language: String,
+    /// True when the PDF holds more than one ticket.
+    pub combined_ticket: bool,
+    /// The PDF, base64-encoded (also at `GET /v1/pdf-tickets/{id}/content`).
+    #[schema(format = Byte)]
+    pub pdf: String,
+    pub created_at: DateTime<Utc>,
+    /// When the PDF is removed (retention).
+    pub delete_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PdfTicketPage {
+    pub items: Vec<PdfTicket>,
+    pub total_items: u64,
+    pub total_pages: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+impl PdfTicket {
+    pub fn from_stored(p: &td_store::pdf::StoredPdf) -> Self {
+        use base64::Engine;
+        let m = &p.pdf;
+        Self {
+            id: m.id,
+            order_id: m.order_id.clone(),
+            order_version: m.order_version,
+            order_line_id: m.order_line_id.clone(),
+            order_line_version: m.order_line_version,
+            ticket_distribution_group_id: m.group_id,
+            ticket_distribution_ids: p.ticket_distribution_ids.clone(),
+            organisation_id: m.organisation_id,
+            language: m.language.clone(),
+            combined_ticket: p.ticket_distribution_ids.len() > 1,
+            pdf: base64::engine::general_purpose::STANDARD.encode(&m.content),
+            created_at: m.created_at,
+            delete_at: m.delete_at,
+        }
+    }
+
+    /// From the renderer's answer; `None` when it is malformed.
+    pub fn from_proto(p: td_proto::v1::PdfTicket) -> Option<Self> {
+        use base64::Engine;
+        let time = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let ticket_distribution_ids = p
+            .ticket_distribution_ids
+            .iter()
+            .map(|id| Uuid::parse_str(id).ok())
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            id: Uuid::parse_str(&p.id).ok()?,
+            order_id: p.order_id,
+            order_version: i32::try_from(p.order_version).ok()?,
+            order_line_id: p.order_line_id,
+            order_line_version: i32::try_from(p.order_line_version).ok()?,
+            ticket_distribution_group_id: Uuid::parse_str(&p.ticket_distribution_group_id).ok()?,
+            combined_ticket: ticket_distribution_ids.len() > 1,
+            ticket_distribution_ids,
+            organisation_id: p.organisation_id,
+            language: p.language,
+            pdf: base64::engine::general_purpose::STANDARD.encode(&p.pdf),
+            created_at: time(&p.created_at)?,
+            delete_at: time(&p.delete_at)?,
+        })
+    }
+}

@@ -26,6 +26,8 @@ pub enum ErrorCode {
     GroupNotFound,
     OrderNotConfirmed,
     GenerationTimeout,
+    PdfTicketNotFound,
+    NoValidTickets,
     RequestTimeout,
     TooManyRequests,
     Unavailable,
@@ -33,7 +35,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 22] = [
         Self::MissingClientName,
         Self::InvalidParameter,
         Self::UnknownParameter,
@@ -50,6 +52,8 @@ impl ErrorCode {
         Self::GroupNotFound,
         Self::OrderNotConfirmed,
         Self::GenerationTimeout,
+        Self::PdfTicketNotFound,
+        Self::NoValidTickets,
         Self::RequestTimeout,
         Self::TooManyRequests,
         Self::Unavailable,
@@ -114,6 +118,10 @@ impl ErrorCode {
                 "GENERATION_TIMEOUT",
                 "Timed out waiting for generation",
             ),
+            Self::PdfTicketNotFound => {
+                (S::NOT_FOUND, "PDF_TICKET_NOT_FOUND", "PDF ticket not found")
+            }
+            Self::NoValidTickets => (S::CONFLICT, "NO_VALID_TICKETS", "No valid ticket to print"),
             Self::RequestTimeout => (
                 S::SERVICE_UNAVAILABLE,
                 "REQUEST_TIMEOUT",
@@ -183,6 +191,30 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+        }
+    }
+
+    /// The answer for a failed call to a worker: the stable code the worker attached when
+    /// there is one, else what the gRPC status says (`service` names the worker).
+    pub fn upstream(status: &tonic::Status, service: &str) -> Self {
+        if let Some(code) = td_proto::code_of(status)
+            .and_then(|c| ErrorCode::ALL.into_iter().find(|e| e.describe().1 == c))
+        {
+            return Self::new(code, status.message().to_owned());
+        }
+        match status.code() {
+            tonic::Code::Unavailable | tonic::Code::Cancelled => Self::new(
+                ErrorCode::Unavailable,
+                format!("The {service} service is not reachable right now. Retry shortly."),
+            ),
+            tonic::Code::DeadlineExceeded => Self::new(
+                ErrorCode::Unavailable,
+                format!("The {service} service did not answer in time. Retry shortly."),
+            ),
+            tonic::Code::InvalidArgument => {
+                Self::new(ErrorCode::InvalidParameter, status.message().to_owned())
+            }
+            _ => Self::internal(format!("{service}: {status}")),
         }
     }
 

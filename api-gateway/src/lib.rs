@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use td_proto::v1::distributor_client::DistributorClient;
 use td_proto::v1::generation_client::GenerationClient;
+use td_proto::v1::pdf_renderer_client::PdfRendererClient;
 use td_runtime::{health_routes, HttpServer, ReadinessCheck};
 use td_settings::{GatewaySettings, Settings};
 use td_store::{ConnectionTrait, DatabaseConnection, DbBackend};
@@ -42,6 +43,8 @@ pub struct Upstreams {
     pub generation: String,
     /// nod-distributor's gRPC endpoint, e.g. `http://127.0.0.1:50052`.
     pub distributor: String,
+    /// pdf-renderer's gRPC endpoint, e.g. `http://127.0.0.1:50053`.
+    pub pdf_renderer: String,
 }
 
 impl Upstreams {
@@ -49,6 +52,7 @@ impl Upstreams {
         Self {
             generation: format!("http://{}", settings.order_listener.grpc_addr),
             distributor: format!("http://{}", settings.nod_distributor.grpc_addr),
+            pdf_renderer: format!("http://{}", settings.pdf_renderer.grpc_addr),
         }
     }
 }
@@ -123,11 +127,20 @@ impl App {
                 .connect_timeout(Duration::from_secs(2))
                 .connect_lazy(),
         );
+        let pdf_renderer = PdfRendererClient::new(
+            Endpoint::from_shared(upstreams.pdf_renderer.clone())
+                .with_context(|| format!("pdf-renderer gRPC address `{}`", upstreams.pdf_renderer))?
+                .connect_timeout(Duration::from_secs(2))
+                .connect_lazy(),
+        )
+        .max_decoding_message_size(64 * 1024 * 1024);
         let state = AppState {
             db,
             status_cache,
             generation,
             distributor,
+            pdf_renderer,
+            pdf_wait_ms: settings.pdf_wait_ms,
         };
         let server =
             HttpServer::bind(settings.addr, router(state.clone(), settings, extra)).await?;
@@ -181,6 +194,12 @@ pub fn router(state: AppState, settings: &GatewaySettings, extra: Router) -> Rou
             "/ticket-distributions/{id}/generate",
             post(routes::generate::generate),
         )
+        .route("/pdf-tickets", get(routes::pdf::search))
+        .route(
+            "/pdf-tickets/{id}/createOrGet",
+            post(routes::pdf::create_or_get),
+        )
+        .route("/pdf-tickets/{id}/content", get(routes::pdf::content))
         // Inside /v1 only: operational endpoints need no client name.
         .route_layer(axum::middleware::from_fn(middleware::require_client_name))
         .with_state(state.clone());

@@ -17,10 +17,16 @@ use utoipa::OpenApi;
         routes::summary::summary,
         routes::generate::generate,
         routes::distribute::distribute,
+        routes::pdf::create_or_get,
+        routes::pdf::search,
+        routes::pdf::content,
     ),
     components(schemas(
         ApiErrorBody,
         routes::distribute::DistributeBody,
+        routes::pdf::CreateOrGetBody,
+        dto::PdfTicket,
+        dto::PdfTicketPage,
         dto::TicketDistributionGroupPage,
         dto::TicketDistributionGroup,
         dto::TicketDistribution,
@@ -36,6 +42,7 @@ use utoipa::OpenApi;
     tags(
         (name = "ticket-distribution-groups", description = "Groups: one per order line"),
         (name = "ticket-distributions", description = "Tickets and their validity"),
+        (name = "pdf-tickets", description = "Printable PDF tickets: one per group, one sheet and QR code per ticket"),
     )
 )]
 pub struct ApiDoc;

@@ -2,6 +2,7 @@ use crate::status_cache::StatusCache;
 use std::sync::Arc;
 use td_proto::v1::distributor_client::DistributorClient;
 use td_proto::v1::generation_client::GenerationClient;
+use td_proto::v1::pdf_renderer_client::PdfRendererClient;
 use td_store::DatabaseConnection;
 use tonic::transport::Channel;
 
@@ -15,4 +16,8 @@ pub struct AppState {
     pub generation: GenerationClient<Channel>,
     /// nod-distributor's `Distributor` service.
     pub distributor: DistributorClient<Channel>,
+    /// pdf-renderer's `PdfRenderer` service.
+    pub pdf_renderer: PdfRendererClient<Channel>,
+    /// How long createOrGet waits for an order's groups.
+    pub pdf_wait_ms: u64,
 }

@@ -74,9 +74,14 @@ pub async fn run(
         consumer: "embedded".to_owned(),
     };
     let distributor_grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    // PDFs: rendered in process, stored in the same SQLite file.
+    let pdfs =
+        pdf_renderer::service_from_settings(db.clone(), &settings.pdf_renderer, shutdown.clone())?;
+    let pdf_grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let upstreams = api_gateway::Upstreams {
         generation: format!("http://{}", grpc.local_addr()),
         distributor: format!("http://{}", distributor_grpc.local_addr()?),
+        pdf_renderer: format!("http://{}", pdf_grpc.local_addr()?),
     };
     let gateway = api_gateway::App::build_with(
         &settings.gateway,
@@ -96,6 +101,16 @@ pub async fn run(
         shutdown.clone(),
     ));
     let distributing = tokio::spawn(distributor.run(shutdown.clone()));
+    let pdf_cleanup = tokio::spawn(pdf_renderer::run_cleanup(
+        pdfs.clone(),
+        Duration::from_millis(settings.pdf_renderer.cleanup_interval_ms),
+        shutdown.clone(),
+    ));
+    let pdf_grpc = tokio::spawn(pdf_renderer::serve_grpc(
+        pdf_grpc,
+        pdf_renderer::grpc_service(pdfs),
+        shutdown.clone(),
+    ));
     tracing::info!(nod = %nod_http.base_url(), "NOD simulator (in process) answers; POST /client/order-groups/{{id}}/pickup picks a ticket up");
     if demo {
         let orders = crate::demo::record(&intake).await?;
@@ -107,6 +122,8 @@ pub async fn run(
     let _ = grpc.await;
     let _ = distributor_grpc.await;
     let _ = distributing.await;
+    let _ = pdf_cleanup.await;
+    let _ = pdf_grpc.await;
     let _ = nod_http.shutdown().await;
     result
 }

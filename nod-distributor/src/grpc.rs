@@ -7,6 +7,7 @@ use td_domain::ids::{OrganisationId, TicketDistributionGroupId};
 use td_jobs::JobQueue;
 use td_proto::v1::distributor_server::Distributor;
 use td_proto::v1::{DistributeRequest, DistributeResponse};
+use td_proto::with_code;
 use td_store::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
@@ -14,13 +15,6 @@ pub struct DistributorService {
     pub db: DatabaseConnection,
     pub queue: Arc<dyn JobQueue>,
     pub streams: Streams,
-}
-
-fn with_code(mut status: Status, code: &'static str) -> Status {
-    status
-        .metadata_mut()
-        .insert("td-code", tonic::metadata::MetadataValue::from_static(code));
-    status
 }
 
 #[tonic::async_trait]

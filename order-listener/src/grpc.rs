@@ -8,18 +8,9 @@ use td_domain::ids::{OrderId, OrganisationId};
 use td_domain::order::OrderStatus;
 use td_proto::v1::generation_server::Generation;
 use td_proto::v1::{GenerateRequest, GenerateResponse};
+use td_proto::with_code;
 use td_store::{query, DatabaseConnection};
 use tonic::{Request, Response, Status};
-
-/// Metadata key for the stable error code.
-pub const CODE_KEY: &str = "td-code";
-
-pub fn status_with_code(mut status: Status, code: &'static str) -> Status {
-    status
-        .metadata_mut()
-        .insert(CODE_KEY, tonic::metadata::MetadataValue::from_static(code));
-    status
-}
 
 pub struct GenerationService {
     db: DatabaseConnection,
@@ -39,7 +30,7 @@ impl Generation for GenerationService {
     ) -> Result<Response<GenerateResponse>, Status> {
         let req = request.into_inner();
         if req.order_id.trim().is_empty() {
-            return Err(status_with_code(
+            return Err(with_code(
                 Status::invalid_argument("order_id is required"),
                 "INVALID_PARAMETER",
             ));
@@ -54,14 +45,14 @@ impl Generation for GenerationService {
             .await
             .map_err(internal)?
             .ok_or_else(|| {
-                status_with_code(
+                with_code(
                     Status::not_found(format!("no order {order_id}")),
                     "ORDER_NOT_FOUND",
                 )
             })?;
         let confirmed = order.status == OrderStatus::Confirmed.as_str();
         let Some(version) = order.latest_confirmed_version.filter(|_| confirmed) else {
-            return Err(status_with_code(
+            return Err(with_code(
                 Status::failed_precondition(format!(
                     "order {order_id} is {}, not CONFIRMED",
                     order.status

@@ -92,7 +92,10 @@ impl Intake {
             logged.push((event, outcome.clone()));
             outcomes.push(IntakeOutcome::Recorded(outcome));
         }
+        let recorded: Vec<&str> = logged.iter().map(|(e, _)| e.order.id.0.as_str()).collect();
+        td_store::notify::orders_recorded(&txn, &recorded).await?;
         txn.commit().await?;
+        td_store::notify::announce_locally(&recorded);
         for (event, outcome) in logged {
             tracing::info!(
                 order_id = %event.order.id,

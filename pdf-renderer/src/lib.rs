@@ -1,19 +1,108 @@
-//! Renders one PDF per TicketDistributionGroup with typst (one sheet and one QR code per ticket), stores it, and serves `PdfRenderer` over gRPC.
-//!
-//! So far this worker starts, answers `/health/live` and `/health/ready` (the database
-//! answers) and stops cleanly on SIGTERM. Rendering arrives with the PDF issue; nothing here renders yet.
+//! Renders one PDF per TicketDistributionGroup with typst (one A4 sheet and one QR code per
+//! valid ticket), stores it with its retention, and serves `PdfRenderer` over gRPC:
+//! `CreateOrGet` (wait for the order's groups, return their PDFs, render only the missing
+//! ones) and `Render` (one group, not stored). Expired PDFs are removed periodically.
 
+pub mod document;
+pub mod grpc;
+pub mod render;
+pub mod service;
+pub mod watch;
+
+pub use document::{qr_payload, Presentation, TicketDocument, TicketSheet};
+pub use render::{RenderError, Renderer};
+pub use service::{CreateOrGet, PdfError, PdfService};
+
+use anyhow::Context;
 use secrecy::ExposeSecret;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use td_proto::v1::pdf_renderer_server::PdfRendererServer;
 use td_runtime::{health_routes, HttpServer, ReadinessCheck};
-use td_settings::Settings;
+use td_settings::{PdfRendererSettings, Settings};
 use td_store::DatabaseConnection;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// The renderer's service on a database, as the settings describe it (for the worker
+/// binary and the embedded default alike). Starts following order notifications.
+pub fn service_from_settings(
+    db: DatabaseConnection,
+    settings: &PdfRendererSettings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<PdfService> {
+    let time_zone = settings
+        .time_zone
+        .parse()
+        .map_err(|e| anyhow::anyhow!("pdf_renderer.time_zone: {e}"))?;
+    let operator_names: BTreeMap<i64, String> = settings
+        .operator_names
+        .iter()
+        .filter_map(|(k, v)| Some((k.parse().ok()?, v.clone())))
+        .collect();
+    let watch = watch::OrderWatch::start(&db, shutdown);
+    Ok(PdfService::new(
+        db,
+        watch,
+        Presentation {
+            time_zone,
+            operator_names,
+        },
+        settings.render_concurrency,
+        chrono::Duration::days(i64::from(settings.retention_days)),
+        Duration::from_millis(settings.max_wait_ms),
+    ))
+}
+
+pub fn grpc_service(service: PdfService) -> PdfRendererServer<grpc::PdfRendererService> {
+    // Four-page PDFs with their fonts are a few hundred kB; leave room for large groups.
+    PdfRendererServer::new(grpc::PdfRendererService { service })
+        .max_encoding_message_size(64 * 1024 * 1024)
+}
+
+/// Removes expired PDFs every `interval` until shutdown.
+pub async fn run_cleanup(service: PdfService, interval: Duration, shutdown: CancellationToken) {
+    loop {
+        match service.remove_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "expired PDF tickets removed"),
+            Err(e) => tracing::warn!(error = %e, "removing expired PDF tickets failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// Serves `PdfRenderer` (with gRPC health checking) on a bound listener.
+pub async fn serve_grpc(
+    listener: TcpListener,
+    service: PdfRendererServer<grpc::PdfRendererService>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_serving::<PdfRendererServer<grpc::PdfRendererService>>()
+        .await;
+    tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(service)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            async move { shutdown.cancelled().await },
+        )
+        .await?;
+    Ok(())
+}
+
 pub struct App {
+    db: DatabaseConnection,
+    settings: PdfRendererSettings,
     health: HttpServer,
+    grpc: TcpListener,
 }
 
 impl App {
@@ -24,12 +113,26 @@ impl App {
             Duration::from_millis(settings.database.connect_timeout_ms),
         )
         .await?;
+        if settings.database.migrate_on_start {
+            td_store::migrate(&db)
+                .await
+                .context("migrating the database")?;
+        }
         let health = HttpServer::bind(
             settings.pdf_renderer.health_addr,
-            health_routes(db_ready(db)),
+            health_routes(db_ready(db.clone())),
         )
         .await?;
-        Ok(Self { health })
+        let addr = settings.pdf_renderer.grpc_addr;
+        let grpc = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for gRPC on {addr}"))?;
+        Ok(Self {
+            db,
+            settings: settings.pdf_renderer.clone(),
+            health,
+            grpc,
+        })
     }
 
     pub fn health_addr(&self) -> SocketAddr {
@@ -37,8 +140,26 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        tracing::info!(health = %self.health.local_addr(), "pdf-renderer started");
-        self.health.run_until_stopped(shutdown).await
+        let service = service_from_settings(self.db.clone(), &self.settings, shutdown.clone())?;
+        tracing::info!(
+            health = %self.health.local_addr(),
+            grpc = %self.grpc.local_addr()?,
+            "pdf-renderer started"
+        );
+        let cleanup = tokio::spawn(run_cleanup(
+            service.clone(),
+            Duration::from_millis(self.settings.cleanup_interval_ms),
+            shutdown.clone(),
+        ));
+        let grpc = tokio::spawn(serve_grpc(
+            self.grpc,
+            grpc_service(service),
+            shutdown.clone(),
+        ));
+        let result = self.health.run_until_stopped(shutdown).await;
+        let _ = cleanup.await;
+        let _ = grpc.await;
+        result
     }
 }
 

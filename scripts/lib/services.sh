@@ -47,6 +47,15 @@ ensure_redis() {
   wait_port 6379 10 Redis
 }
 
+# poppler's pdfinfo, pdftotext and pdftoppm: the PDF tests look at PDFs with them.
+ensure_poppler() {
+  if command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null && command -v pdfinfo >/dev/null; then
+    return 0
+  fi
+  log "installing poppler-utils (the PDF tests read PDFs with it)"
+  apt_install poppler-utils
+}
+
 # PostgreSQL as the tests reach it: trust auth for `postgres` on 127.0.0.1.
 psql_admin() { psql -X -q -h 127.0.0.1 -U postgres -d postgres "$@"; }
 

@@ -38,6 +38,7 @@ pub struct Stack {
     pub listener_env: Vec<(&'static str, String)>,
     pub listener: Option<Process>,
     pub gateway_process: Option<Process>,
+    pub pdf_renderer: Option<Process>,
 }
 
 impl Stack {
@@ -114,11 +115,22 @@ impl Stack {
         ];
         let gateway = free_addr();
         let distributor_grpc = free_addr();
+        let pdf_grpc = free_addr();
+        let pdf_health = free_addr();
+        let pdf_env = vec![
+            ("TD__DATABASE__URL", db.url.clone()),
+            ("TD__PDF_RENDERER__GRPC_ADDR", pdf_grpc.clone()),
+            ("TD__PDF_RENDERER__HEALTH_ADDR", pdf_health.clone()),
+        ];
+        let pdf_renderer = Process::start("pdf-renderer", &[], &pdf_env);
         let gateway_env = vec![
             ("TD__DATABASE__URL", db.url.clone()),
             ("TD__GATEWAY__ADDR", gateway.clone()),
+            // Tests of the timeout should not wait the production default of 20 s.
+            ("TD__GATEWAY__PDF_WAIT_MS", "3000".to_owned()),
             ("TD__ORDER_LISTENER__GRPC_ADDR", grpc),
             ("TD__NOD_DISTRIBUTOR__GRPC_ADDR", distributor_grpc.clone()),
+            ("TD__PDF_RENDERER__GRPC_ADDR", pdf_grpc),
         ];
         let mut nod = None;
         let mut nod_processes = Vec::new();
@@ -154,6 +166,7 @@ impl Stack {
             listener_env,
             listener: None,
             gateway_process: Some(Process::start("api-gateway", &[], &gateway_env)),
+            pdf_renderer: Some(pdf_renderer),
         };
         stack.start_listener().await;
         if with_nod {
@@ -161,6 +174,11 @@ impl Stack {
         }
         wait_ok(
             &format!("{}/health/ready", stack.gateway),
+            Duration::from_secs(30),
+        )
+        .await;
+        wait_ok(
+            &format!("http://{pdf_health}/health/ready"),
             Duration::from_secs(30),
         )
         .await;

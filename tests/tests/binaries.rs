@@ -51,6 +51,31 @@ async fn the_embedded_default_serves_the_demo_orders_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(status["valid"], true, "{status}");
 
+    // PDF tickets work on the embedded default too (SQLite, rendered in process).
+    let response = client
+        .post(format!("http://{addr}/v1/pdf-tickets/DEMO0003/createOrGet"))
+        .header("ET-Client-Name", "e2e-test")
+        .json(&serde_json::json!({"language": "eng"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let pdfs: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(pdfs.as_array().unwrap().len(), 2, "{pdfs}");
+    let content = client
+        .get(format!(
+            "http://{addr}/v1/pdf-tickets/{}/content",
+            pdfs[0]["id"].as_str().unwrap()
+        ))
+        .header("ET-Client-Name", "e2e-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(content.status(), 200);
+    let bytes = content.bytes().await.unwrap();
+    let pages = pdfs[0]["ticketDistributionIds"].as_array().unwrap().len();
+    assert_eq!(td_testkit::pdf::page_count(&bytes), pages);
+
     let printed = process.output();
     let status = process.terminate(Duration::from_secs(10));
     assert!(status.success(), "exit status {status}");

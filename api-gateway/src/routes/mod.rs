@@ -3,5 +3,6 @@
 pub mod distribute;
 pub mod generate;
 pub mod groups;
+pub mod pdf;
 pub mod status;
 pub mod summary;

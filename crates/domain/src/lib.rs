@@ -10,6 +10,7 @@
 pub mod error;
 pub mod generation;
 pub mod ids;
+pub mod language;
 pub mod order;
 pub mod parse;
 pub mod status;
@@ -27,6 +28,7 @@ pub use ids::{
     CustomerId, FareProductId, OrderId, OrderLineId, OrganisationId, TicketDistributionGroupId,
     TicketDistributionId, TravellerId,
 };
+pub use language::Language;
 pub use order::{
     Contact, ContactInfo, FareProduct, FareProductKind, Leg, Order, OrderEvent, OrderEventType,
     OrderLine, OrderLineStatus, OrderStatus, Seat, StopPlace, Traveller,

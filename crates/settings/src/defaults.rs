@@ -31,6 +31,7 @@ body_limit_bytes = 65536
 status_cache_ttl_ms = 2000
 status_cache_capacity = 100000
 public_base_url = "http://127.0.0.1:8080"
+pdf_wait_ms = 20000
 
 [order_listener]
 health_addr = "127.0.0.1:8081"
@@ -48,6 +49,12 @@ feed_page = 200
 [pdf_renderer]
 health_addr = "127.0.0.1:8083"
 grpc_addr = "127.0.0.1:50053"
+render_concurrency = 2
+retention_days = 90
+cleanup_interval_ms = 600000
+max_wait_ms = 60000
+time_zone = "Europe/Oslo"
+[pdf_renderer.operator_names]
 
 [mailer]
 health_addr = "127.0.0.1:8084"

@@ -45,7 +45,7 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     pub order_listener: WorkerSettings,
     pub nod_distributor: NodDistributorSettings,
-    pub pdf_renderer: WorkerSettings,
+    pub pdf_renderer: PdfRendererSettings,
     pub mailer: MailerSettings,
     /// How NOD is reached: base URL, timeouts, retries.
     pub nod: td_nod::NodClientSettings,
@@ -126,6 +126,9 @@ pub struct GatewaySettings {
     pub status_cache_capacity: u64,
     /// Base URL under which clients reach this API (links in e-mails).
     pub public_base_url: String,
+    /// How long `createOrGet` waits for an order's tickets by default (at most
+    /// `pdf_renderer.max_wait_ms`).
+    pub pdf_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,6 +138,27 @@ pub struct WorkerSettings {
     pub health_addr: SocketAddr,
     /// gRPC address, for workers that serve one.
     pub grpc_addr: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PdfRendererSettings {
+    pub health_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    /// Documents compiled at once (each on a thread of its own, off the async reactor);
+    /// further requests wait for a slot.
+    pub render_concurrency: usize,
+    /// How long a stored PDF is kept (`deleteAt` = creation + this).
+    pub retention_days: u32,
+    /// How often expired PDFs are removed.
+    pub cleanup_interval_ms: u64,
+    /// The longest a createOrGet may wait for an order's tickets, whatever it asks.
+    pub max_wait_ms: u64,
+    /// IANA time zone in which times are printed on tickets.
+    pub time_zone: String,
+    /// Display name of each organisation (by organisation id) printed as the operator;
+    /// without one, the authority of the ticket's first leg is printed.
+    pub operator_names: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -254,6 +278,34 @@ impl Settings {
         }
         if self.nod_distributor.feed_page == 0 || self.nod_distributor.feed_page > 1000 {
             return Err(invalid("nod_distributor.feed_page", "must be 1 to 1000"));
+        }
+        if self.pdf_renderer.render_concurrency == 0 {
+            return Err(invalid(
+                "pdf_renderer.render_concurrency",
+                "must be at least 1",
+            ));
+        }
+        if self.pdf_renderer.retention_days == 0 {
+            return Err(invalid("pdf_renderer.retention_days", "must be at least 1"));
+        }
+        if self
+            .pdf_renderer
+            .time_zone
+            .parse::<chrono_tz::Tz>()
+            .is_err()
+        {
+            return Err(invalid(
+                "pdf_renderer.time_zone",
+                "must be an IANA time zone such as Europe/Oslo",
+            ));
+        }
+        for key in self.pdf_renderer.operator_names.keys() {
+            if key.parse::<i64>().is_err() {
+                return Err(invalid(
+                    "pdf_renderer.operator_names",
+                    format!("`{key}` is not an organisation id (a whole number)"),
+                ));
+            }
         }
         if let Err(e) = self.jobs.validate() {
             return Err(invalid("jobs", e.to_string()));

@@ -10,6 +10,7 @@ pub mod migration;
 pub mod nod;
 pub mod notify;
 pub mod outbox;
+pub mod pdf;
 pub mod query;
 pub mod record;
 

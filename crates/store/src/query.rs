@@ -67,8 +67,8 @@ pub enum GroupField {
 
 /// One `field=op:value` condition. `values` has one element except for `in`/`nin`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Filter {
-    pub field: GroupField,
+pub struct Filter<F = GroupField> {
+    pub field: F,
     pub op: Op,
     pub values: Vec<FilterValue>,
 }
@@ -101,7 +101,7 @@ pub struct GroupWithDistributions {
     pub distributions: Vec<td::Model>,
 }
 
-fn compare(column: SimpleExpr, op: Op, values: Vec<FilterValue>) -> SimpleExpr {
+pub(crate) fn compare(column: SimpleExpr, op: Op, values: Vec<FilterValue>) -> SimpleExpr {
     let mut values: Vec<Value> = values.into_iter().map(Value::from).collect();
     let col = Expr::expr(column);
     match op {
@@ -381,4 +381,20 @@ pub async fn groups_by_ids<C: ConnectionTrait>(
         .all(conn)
         .await?;
     with_distributions(conn, groups).await
+}
+
+/// Whether this version of the order was recorded as CONFIRMED (its groups exist).
+pub async fn order_version_exists<C: ConnectionTrait>(
+    conn: &C,
+    order_id: &OrderId,
+    version: i32,
+) -> Result<bool, StoreError> {
+    use crate::entity::order_version;
+    Ok(order_version::Entity::find()
+        .filter(order_version::Column::OrderId.eq(order_id.0.as_str()))
+        .filter(order_version::Column::Version.eq(version))
+        .filter(order_version::Column::Status.eq(td_domain::order::OrderStatus::Confirmed.as_str()))
+        .count(conn)
+        .await?
+        > 0)
 }

@@ -83,7 +83,7 @@ pub async fn record_order_event<C: ConnectionTrait>(
 
     let latest = u32::try_from(row.latest_version).unwrap_or(0);
     let already_cancelled = row.status == OrderStatus::Cancelled.as_str();
-    let newer = order.version > latest;
+    let newer = order.version != latest;
     let cancels_current = cancelled_event && order.version == latest && !already_cancelled;
     if !(newer || cancels_current) {
         return Ok(RecordOutcome::AlreadyRecorded {

@@ -2,6 +2,8 @@
 //! (`TD_TEST_POSTGRES_URL`, default the local server) or on a SQLite file. Used by tests
 //! only; never a dependency of a binary.
 
+pub mod pdf;
+
 use sea_orm::{ConnectionTrait, Database};
 use std::time::Duration;
 use td_store::DatabaseConnection;

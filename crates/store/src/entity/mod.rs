@@ -7,4 +7,6 @@ pub mod nod_feed;
 pub mod order;
 pub mod order_version;
 pub mod outbox;
+pub mod pdf_ticket;
+pub mod pdf_ticket_distribution;
 pub mod ticket_distribution;

@@ -1,0 +1,133 @@
+//! `PdfRenderer.CreateOrGet` and `PdfRenderer.Render` over gRPC, for the gateway (and the
+//! mailer). Errors carry a stable code in the `td-code` metadata.
+
+use crate::service::{CreateOrGet, PdfError, PdfService};
+use std::time::Duration;
+use td_domain::ids::OrganisationId;
+use td_domain::Language;
+use td_proto::v1::pdf_renderer_server::PdfRenderer;
+use td_proto::v1::{
+    CreateOrGetRequest, CreateOrGetResponse, PdfTicket, RenderRequest, RenderResponse,
+};
+use td_proto::with_code;
+use td_store::pdf::StoredPdf;
+use tonic::{Request, Response, Status};
+
+pub struct PdfRendererService {
+    pub service: PdfService,
+}
+
+fn language(raw: &str) -> Result<Language, Status> {
+    if raw.is_empty() {
+        return Ok(Language::default());
+    }
+    raw.parse().map_err(|_| {
+        with_code(
+            Status::invalid_argument(format!("language `{raw}` is not one of nob, nno, eng")),
+            "INVALID_PARAMETER",
+        )
+    })
+}
+
+fn scope(organisation_id: i64) -> Option<OrganisationId> {
+    (organisation_id != 0).then_some(OrganisationId(organisation_id))
+}
+
+fn status(err: PdfError) -> Status {
+    match err {
+        PdfError::InvalidArgument(m) => with_code(Status::invalid_argument(m), "INVALID_PARAMETER"),
+        e @ PdfError::NotConfirmed(..) => with_code(
+            Status::failed_precondition(e.to_string()),
+            "ORDER_NOT_CONFIRMED",
+        ),
+        e @ PdfError::NoSuchVersion(..) => {
+            with_code(Status::not_found(e.to_string()), "ORDER_NOT_FOUND")
+        }
+        e @ PdfError::GroupNotFound(_) => {
+            with_code(Status::not_found(e.to_string()), "GROUP_NOT_FOUND")
+        }
+        e @ PdfError::Timeout(..) => with_code(
+            Status::deadline_exceeded(e.to_string()),
+            "GENERATION_TIMEOUT",
+        ),
+        e @ PdfError::NothingToPrint(_) => with_code(
+            Status::failed_precondition(e.to_string()),
+            "NO_VALID_TICKETS",
+        ),
+        PdfError::ShuttingDown => Status::unavailable("pdf-renderer is shutting down"),
+        e => {
+            tracing::error!(error = %e, "PDF request failed");
+            Status::internal("the PDF could not be made")
+        }
+    }
+}
+
+pub fn to_proto(p: StoredPdf) -> PdfTicket {
+    let m = p.pdf;
+    PdfTicket {
+        id: m.id.to_string(),
+        order_id: m.order_id,
+        order_version: u32::try_from(m.order_version).unwrap_or_default(),
+        order_line_id: m.order_line_id,
+        order_line_version: u32::try_from(m.order_line_version).unwrap_or_default(),
+        ticket_distribution_group_id: m.group_id.to_string(),
+        ticket_distribution_ids: p
+            .ticket_distribution_ids
+            .iter()
+            .map(|id| id.to_string())
+            .collect(),
+        organisation_id: m.organisation_id,
+        language: m.language,
+        pdf: m.content,
+        created_at: m.created_at.to_rfc3339(),
+        delete_at: m.delete_at.to_rfc3339(),
+    }
+}
+
+#[tonic::async_trait]
+impl PdfRenderer for PdfRendererService {
+    async fn create_or_get(
+        &self,
+        request: Request<CreateOrGetRequest>,
+    ) -> Result<Response<CreateOrGetResponse>, Status> {
+        let req = request.into_inner();
+        let ask = CreateOrGet {
+            language: language(&req.language)?,
+            order_id: req.order_id,
+            order_version: req.order_version,
+            order_line_ids: req.order_line_ids,
+            scope: scope(req.organisation_id),
+            wait: Duration::from_millis(u64::from(req.wait_ms)),
+        };
+        let pdfs = self.service.create_or_get(ask).await.map_err(status)?;
+        Ok(Response::new(CreateOrGetResponse {
+            pdf_tickets: pdfs.into_iter().map(to_proto).collect(),
+        }))
+    }
+
+    async fn render(
+        &self,
+        request: Request<RenderRequest>,
+    ) -> Result<Response<RenderResponse>, Status> {
+        let req = request.into_inner();
+        let group_id = uuid::Uuid::parse_str(&req.ticket_distribution_group_id).map_err(|_| {
+            with_code(
+                Status::invalid_argument("ticket_distribution_group_id must be a UUID"),
+                "INVALID_PARAMETER",
+            )
+        })?;
+        let (pdf, pages) = self
+            .service
+            .render_group(
+                group_id,
+                language(&req.language)?,
+                scope(req.organisation_id),
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(RenderResponse {
+            pdf,
+            pages: pages as u32,
+        }))
+    }
+}

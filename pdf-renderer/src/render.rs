@@ -1,0 +1,211 @@
+//! typst used as a library: the template and the fonts are compiled into the binary and
+//! loaded once per process; each document is compiled in a `World` that adds two kinds of
+//! virtual files to them, the ticket data as `/data.json` and one QR code per sheet as
+//! `/qr/<n>.svg`. Nothing is read from disk or the network, no packages are resolved, and
+//! the data never becomes typst source: the template reads it with `json(..)` and shows its
+//! values as text.
+
+use crate::document::TicketDocument;
+use fast_qr::convert::{svg::SvgBuilder, Builder, Shape};
+use fast_qr::qr::QRBuilder;
+use fast_qr::ECL;
+use std::sync::{Arc, OnceLock};
+use typst::diag::{FileError, FileResult, SourceDiagnostic};
+use typst::foundations::{Bytes, Datetime, Duration};
+use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
+use typst::text::{Font, FontBook};
+use typst::utils::LazyHash;
+use typst::{Library, LibraryExt, World};
+use typst_layout::PagedDocument;
+
+const TEMPLATE: &str = include_str!("../templates/ticket.typ");
+
+const EMBEDDED_FONTS: [&[u8]; 4] = [
+    include_bytes!("../fonts/NotoSans-Regular.ttf"),
+    include_bytes!("../fonts/NotoSans-Bold.ttf"),
+    include_bytes!("../fonts/DroidSansFallback.ttf"),
+    include_bytes!("../fonts/Symbola.ttf"),
+];
+
+/// How many compilations' worth of memoised results typst may keep. Without eviction its
+/// cache grows with every document; a small age keeps memory flat and rendering fast.
+const MEMO_MAX_AGE: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("a ticket document needs at least one ticket")]
+    Empty,
+    #[error("QR code for ticket {ticket_id}: {reason}")]
+    Qr { ticket_id: String, reason: String },
+    #[error("the ticket template failed: {0}")]
+    Template(String),
+    #[error("PDF export failed: {0}")]
+    Export(String),
+}
+
+/// What every compilation shares: the standard library, the fonts and the template.
+struct Assets {
+    library: LazyHash<Library>,
+    book: LazyHash<FontBook>,
+    fonts: Vec<Font>,
+    main: FileId,
+    data: FileId,
+    template: Source,
+}
+
+fn project_file(path: &str) -> FileId {
+    let vpath = VirtualPath::new(path).expect("a valid virtual path");
+    RootedPath::new(VirtualRoot::Project, vpath).intern()
+}
+
+fn assets() -> &'static Assets {
+    static ASSETS: OnceLock<Assets> = OnceLock::new();
+    ASSETS.get_or_init(|| {
+        let fonts: Vec<Font> = EMBEDDED_FONTS
+            .into_iter()
+            .chain(typst_assets::fonts())
+            .flat_map(|data| {
+                let bytes = Bytes::new(data);
+                (0..).map_while(move |index| Font::new(bytes.clone(), index))
+            })
+            .collect();
+        let main = project_file("/ticket.typ");
+        Assets {
+            library: LazyHash::new(Library::default()),
+            book: LazyHash::new(FontBook::from_fonts(&fonts)),
+            fonts,
+            main,
+            data: project_file("/data.json"),
+            template: Source::new(main, TEMPLATE.to_owned()),
+        }
+    })
+}
+
+/// One document's view of the world: the shared assets plus its own data and QR codes.
+struct TicketWorld {
+    assets: &'static Assets,
+    data: Bytes,
+    qr: Vec<(FileId, Bytes)>,
+}
+
+impl World for TicketWorld {
+    fn library(&self) -> &LazyHash<Library> {
+        &self.assets.library
+    }
+
+    fn book(&self) -> &LazyHash<FontBook> {
+        &self.assets.book
+    }
+
+    fn main(&self) -> FileId {
+        self.assets.main
+    }
+
+    fn source(&self, id: FileId) -> FileResult<Source> {
+        if id == self.assets.main {
+            Ok(self.assets.template.clone())
+        } else {
+            Err(FileError::NotSource)
+        }
+    }
+
+    fn file(&self, id: FileId) -> FileResult<Bytes> {
+        if id == self.assets.data {
+            return Ok(self.data.clone());
+        }
+        if id == self.assets.main {
+            return Ok(Bytes::from_string(self.assets.template.clone()));
+        }
+        self.qr
+            .iter()
+            .find(|(qr, _)| *qr == id)
+            .map(|(_, bytes)| bytes.clone())
+            .ok_or_else(|| FileError::NotFound(id.vpath().get_with_slash().into()))
+    }
+
+    fn font(&self, index: usize) -> Option<Font> {
+        self.assets.fonts.get(index).cloned()
+    }
+
+    fn today(&self, _offset: Option<Duration>) -> Option<Datetime> {
+        // The template takes every date from its data, so that a document depends only on
+        // its input.
+        None
+    }
+}
+
+/// The QR code of one ticket as an SVG image (error correction level M, quiet zone of 4).
+pub fn qr_svg(payload: &str) -> Result<String, String> {
+    let qr = QRBuilder::new(payload)
+        .ecl(ECL::M)
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(SvgBuilder::default()
+        .shape(Shape::Square)
+        .margin(4)
+        .to_str(&qr))
+}
+
+/// Renders ticket documents. Cheap to clone; the fonts and template are loaded once per
+/// process, on first use or by [`Renderer::warm_up`].
+#[derive(Clone, Default)]
+pub struct Renderer {
+    _private: Arc<()>,
+}
+
+impl Renderer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads the fonts and parses the template now rather than on the first request.
+    pub fn warm_up(&self) {
+        let _ = assets();
+    }
+
+    /// Compiles one document to PDF bytes. CPU-bound: call it off the async reactor.
+    pub fn render(&self, doc: &TicketDocument) -> Result<Vec<u8>, RenderError> {
+        if doc.tickets.is_empty() {
+            return Err(RenderError::Empty);
+        }
+        let assets = assets();
+        let qr = doc
+            .tickets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let svg = qr_svg(&t.qr_payload).map_err(|reason| RenderError::Qr {
+                    ticket_id: t.ticket_id.clone(),
+                    reason,
+                })?;
+                Ok((
+                    project_file(&format!("/qr/{i}.svg")),
+                    Bytes::from_string(svg),
+                ))
+            })
+            .collect::<Result<Vec<_>, RenderError>>()?;
+        let data = serde_json::to_vec(doc).map_err(|e| RenderError::Template(e.to_string()))?;
+        let world = TicketWorld {
+            assets,
+            data: Bytes::new(data),
+            qr,
+        };
+        let compiled = typst::compile::<PagedDocument>(&world).output;
+        let result = compiled
+            .map_err(|errors| RenderError::Template(describe(&errors)))
+            .and_then(|document| {
+                typst_pdf::pdf(&document, &typst_pdf::PdfOptions::default())
+                    .map_err(|errors| RenderError::Export(describe(&errors)))
+            });
+        comemo::evict(MEMO_MAX_AGE);
+        result
+    }
+}
+
+fn describe(errors: &[SourceDiagnostic]) -> String {
+    errors
+        .iter()
+        .map(|e| e.message.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,282 @@
+//! createOrGet and render: wait (bounded) for an order's groups, then return one stored PDF
+//! per group, rendering only the missing ones. Rendering runs on blocking threads, at most
+//! `render_concurrency` at once; the wait is woken by the order notifications, never by a
+//! polling loop.
+
+use crate::document::{is_printable, Presentation, TicketDocument};
+use crate::render::{RenderError, Renderer};
+use crate::watch::{Heard, OrderWatch};
+use chrono::{Duration as ChronoDuration, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+use td_domain::ids::{OrderId, OrganisationId};
+use td_domain::order::OrderStatus;
+use td_domain::Language;
+use td_store::entity::pdf_ticket;
+use td_store::pdf::{self as stored, StoredPdf};
+use td_store::query::{self, GroupWithDistributions};
+use td_store::{DatabaseConnection, StoreError};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("order {0} is {1}, not CONFIRMED")]
+    NotConfirmed(String, String),
+    #[error("order {0} has no version {1}")]
+    NoSuchVersion(String, u32),
+    #[error("the tickets of order {0} did not appear within {1} ms")]
+    Timeout(String, u64),
+    #[error("no ticket distribution group {0}")]
+    GroupNotFound(String),
+    #[error("group {0} has no valid ticket to print")]
+    NothingToPrint(String),
+    #[error("shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+/// What a createOrGet asks for.
+#[derive(Debug, Clone)]
+pub struct CreateOrGet {
+    pub order_id: String,
+    pub order_version: Option<u32>,
+    pub order_line_ids: Vec<String>,
+    pub language: Language,
+    pub scope: Option<OrganisationId>,
+    pub wait: Duration,
+}
+
+#[derive(Clone)]
+pub struct PdfService {
+    db: DatabaseConnection,
+    renderer: Renderer,
+    slots: Arc<Semaphore>,
+    presentation: Arc<Presentation>,
+    retention: ChronoDuration,
+    max_wait: Duration,
+    watch: OrderWatch,
+}
+
+/// Where an order stands for a createOrGet.
+enum Readiness {
+    Ready(u32),
+    NotYet,
+}
+
+impl PdfService {
+    pub fn new(
+        db: DatabaseConnection,
+        watch: OrderWatch,
+        presentation: Presentation,
+        render_concurrency: usize,
+        retention: ChronoDuration,
+        max_wait: Duration,
+    ) -> Self {
+        let renderer = Renderer::new();
+        renderer.warm_up();
+        Self {
+            db,
+            renderer,
+            slots: Arc::new(Semaphore::new(render_concurrency.max(1))),
+            presentation: Arc::new(presentation),
+            retention,
+            max_wait,
+            watch,
+        }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// One PDF per group of the order version (optionally only some lines), creating the
+    /// missing ones. Groups without a printable ticket are left out.
+    pub async fn create_or_get(&self, req: CreateOrGet) -> Result<Vec<StoredPdf>, PdfError> {
+        if req.order_id.trim().is_empty() {
+            return Err(PdfError::InvalidArgument("an order id is required".into()));
+        }
+        let version = self.wait_for_version(&req).await?;
+        let order_id = OrderId(req.order_id.clone());
+        let ids = query::group_ids_of_version(&self.db, &order_id, version as i32).await?;
+        let mut groups = query::groups_by_ids(&self.db, req.scope, ids).await?;
+        if !req.order_line_ids.is_empty() {
+            groups.retain(|g| req.order_line_ids.contains(&g.group.order_line_id));
+        }
+        let existing = stored::for_groups(
+            &self.db,
+            &groups.iter().map(|g| g.group.id).collect::<Vec<_>>(),
+        )
+        .await?;
+        let mut result = Vec::with_capacity(groups.len());
+        for group in &groups {
+            if let Some(found) = existing.iter().find(|p| p.pdf.group_id == group.group.id) {
+                result.push(found.clone());
+                continue;
+            }
+            match self.create(group, req.language).await? {
+                Some(pdf) => result.push(pdf),
+                None => continue,
+            }
+        }
+        Ok(result)
+    }
+
+    /// Renders and stores a group's PDF unless another request stored one first (then
+    /// that one is returned). `None` when no ticket of the group is printable.
+    async fn create(
+        &self,
+        group: &GroupWithDistributions,
+        language: Language,
+    ) -> Result<Option<StoredPdf>, PdfError> {
+        let now = Utc::now();
+        let ticket_ids: Vec<Uuid> = group
+            .distributions
+            .iter()
+            .filter(|t| is_printable(t, now))
+            .map(|t| t.id)
+            .collect();
+        if ticket_ids.is_empty() {
+            return Ok(None);
+        }
+        let doc = TicketDocument::for_group(group, language, &self.presentation, now);
+        let content = self.render(doc).await?;
+        let g = &group.group;
+        let candidate = StoredPdf {
+            pdf: pdf_ticket::Model {
+                id: Uuid::new_v4(),
+                group_id: g.id,
+                order_id: g.order_id.clone(),
+                order_version: g.order_version,
+                order_line_id: g.order_line_id.clone(),
+                order_line_version: g.order_line_version,
+                organisation_id: g.organisation_id,
+                language: language.as_str().to_owned(),
+                content,
+                created_at: now,
+                delete_at: now + self.retention,
+            },
+            ticket_distribution_ids: ticket_ids,
+        };
+        if stored::insert_if_absent(&self.db, candidate.clone()).await? {
+            tracing::info!(
+                order_id = %g.order_id,
+                group_id = %g.id,
+                pdf_id = %candidate.pdf.id,
+                pages = candidate.ticket_distribution_ids.len(),
+                "PDF ticket created"
+            );
+            return Ok(Some(candidate));
+        }
+        // Another request stored this group's PDF meanwhile: that one is the PDF.
+        Ok(stored::for_groups(&self.db, &[g.id])
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Compiles a document on a blocking thread once a render slot is free.
+    pub async fn render(&self, doc: TicketDocument) -> Result<Vec<u8>, PdfError> {
+        let _slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| PdfError::ShuttingDown)?;
+        let renderer = self.renderer.clone();
+        tokio::task::spawn_blocking(move || renderer.render(&doc))
+            .await
+            .map_err(|_| PdfError::ShuttingDown)?
+            .map_err(PdfError::from)
+    }
+
+    /// Renders one group's PDF without storing it.
+    pub async fn render_group(
+        &self,
+        group_id: Uuid,
+        language: Language,
+        scope: Option<OrganisationId>,
+    ) -> Result<(Vec<u8>, usize), PdfError> {
+        let group = query::groups_by_ids(&self.db, scope, vec![group_id])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| PdfError::GroupNotFound(group_id.to_string()))?;
+        let doc = TicketDocument::for_group(&group, language, &self.presentation, Utc::now());
+        if doc.tickets.is_empty() {
+            return Err(PdfError::NothingToPrint(group_id.to_string()));
+        }
+        let pages = doc.tickets.len();
+        Ok((self.render(doc).await?, pages))
+    }
+
+    /// Waits until the order version asked for (or the latest confirmed one) is recorded,
+    /// woken by order notifications; subscribes before each look so no wake-up is missed.
+    async fn wait_for_version(&self, req: &CreateOrGet) -> Result<u32, PdfError> {
+        let wait = req.wait.min(self.max_wait);
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut heard = self.watch.subscribe();
+        loop {
+            if let Readiness::Ready(version) = self.readiness(req).await? {
+                return Ok(version);
+            }
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => {
+                        return Err(PdfError::Timeout(req.order_id.clone(), wait.as_millis() as u64));
+                    }
+                    h = heard.next(&req.order_id) => match h {
+                        Heard::LookAgain => break,
+                        Heard::Other => continue,
+                        Heard::Closed => return Err(PdfError::ShuttingDown),
+                    },
+                }
+            }
+        }
+    }
+
+    async fn readiness(&self, req: &CreateOrGet) -> Result<Readiness, PdfError> {
+        let order_id = OrderId(req.order_id.clone());
+        let Some(order) = query::order(&self.db, req.scope, &order_id).await? else {
+            return Ok(Readiness::NotYet);
+        };
+        if order.status != OrderStatus::Confirmed.as_str() {
+            // A newer version may still confirm it, but what is recorded now is final for
+            // this request (as for generate).
+            if order.latest_version as i64 >= req.order_version.map_or(0, i64::from) {
+                return Err(PdfError::NotConfirmed(req.order_id.clone(), order.status));
+            }
+            return Ok(Readiness::NotYet);
+        }
+        let latest = order.latest_confirmed_version.unwrap_or(0).max(0) as u32;
+        match req.order_version {
+            None => Ok(Readiness::Ready(latest)),
+            Some(v) if v <= latest => {
+                if query::order_version_exists(&self.db, &order_id, v as i32).await? {
+                    Ok(Readiness::Ready(v))
+                } else {
+                    Err(PdfError::NoSuchVersion(req.order_id.clone(), v))
+                }
+            }
+            // A version not recorded yet: wait for it.
+            Some(_) => Ok(Readiness::NotYet),
+        }
+    }
+
+    /// Removes PDFs whose retention has ended, in batches; returns how many.
+    pub async fn remove_expired(&self) -> Result<u64, PdfError> {
+        let mut total = 0;
+        loop {
+            let n = stored::delete_expired(&self.db, Utc::now(), 500).await?;
+            total += n;
+            if n < 500 {
+                return Ok(total);
+            }
+        }
+    }
+}

@@ -6,6 +6,7 @@
 
 pub mod entity;
 mod error;
+pub mod mail;
 pub mod migration;
 pub mod nod;
 pub mod notify;

@@ -7,6 +7,7 @@ pub mod nod_feed;
 pub mod order;
 pub mod order_version;
 pub mod outbox;
+pub mod pdf_send;
 pub mod pdf_ticket;
 pub mod pdf_ticket_distribution;
 pub mod ticket_distribution;

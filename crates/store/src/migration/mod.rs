@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_nod;
 mod m0003_pdf;
+mod m0004_mail;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_nod::Migration),
             Box::new(m0003_pdf::Migration),
+            Box::new(m0004_mail::Migration),
         ]
     }
 }

@@ -364,3 +364,45 @@ impl PdfTicket {
         })
     }
 }
+
+/// An e-mail send of PDF tickets and where its delivery stands.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PdfSend {
+    pub id: Uuid,
+    pub order_id: String,
+    pub email_address: String,
+    pub ticket_distribution_ids: Vec<Uuid>,
+    pub language: String,
+    /// QUEUED, SENDING, SENT or FAILED.
+    #[schema(example = "SENT")]
+    pub status: String,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// The last failure (for FAILED: why it failed, e.g. the SMTP server's reply).
+    pub last_error: Option<String>,
+    /// The SMTP server's queue id for the accepted message, when it gave one.
+    pub smtp_queue_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl PdfSend {
+    pub fn from_model(m: &td_store::entity::pdf_send::Model) -> Self {
+        Self {
+            id: m.id,
+            order_id: m.order_id.clone(),
+            email_address: m.email_address.clone(),
+            ticket_distribution_ids: td_store::mail::ticket_ids(m),
+            language: m.language.clone(),
+            status: m.status.clone(),
+            attempts: m.attempts,
+            last_error: m.last_error.clone(),
+            smtp_queue_id: m.smtp_queue_id.clone(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            sent_at: m.sent_at,
+        }
+    }
+}

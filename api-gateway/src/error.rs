@@ -28,6 +28,11 @@ pub enum ErrorCode {
     GenerationTimeout,
     PdfTicketNotFound,
     NoValidTickets,
+    InvalidEmailAddress,
+    TicketNotInOrder,
+    TicketNotValid,
+    IdempotencyKeyReused,
+    SendNotFound,
     RequestTimeout,
     TooManyRequests,
     Unavailable,
@@ -35,7 +40,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 27] = [
         Self::MissingClientName,
         Self::InvalidParameter,
         Self::UnknownParameter,
@@ -54,6 +59,11 @@ impl ErrorCode {
         Self::GenerationTimeout,
         Self::PdfTicketNotFound,
         Self::NoValidTickets,
+        Self::InvalidEmailAddress,
+        Self::TicketNotInOrder,
+        Self::TicketNotValid,
+        Self::IdempotencyKeyReused,
+        Self::SendNotFound,
         Self::RequestTimeout,
         Self::TooManyRequests,
         Self::Unavailable,
@@ -122,6 +132,23 @@ impl ErrorCode {
                 (S::NOT_FOUND, "PDF_TICKET_NOT_FOUND", "PDF ticket not found")
             }
             Self::NoValidTickets => (S::CONFLICT, "NO_VALID_TICKETS", "No valid ticket to print"),
+            Self::InvalidEmailAddress => (
+                S::BAD_REQUEST,
+                "INVALID_EMAIL_ADDRESS",
+                "Invalid e-mail address",
+            ),
+            Self::TicketNotInOrder => (
+                S::BAD_REQUEST,
+                "TICKET_NOT_IN_ORDER",
+                "Ticket is not part of the order",
+            ),
+            Self::TicketNotValid => (S::CONFLICT, "TICKET_NOT_VALID", "Ticket is not valid"),
+            Self::IdempotencyKeyReused => (
+                S::CONFLICT,
+                "IDEMPOTENCY_KEY_REUSED",
+                "Idempotency-Key used for another request",
+            ),
+            Self::SendNotFound => (S::NOT_FOUND, "SEND_NOT_FOUND", "Send not found"),
             Self::RequestTimeout => (
                 S::SERVICE_UNAVAILABLE,
                 "REQUEST_TIMEOUT",
@@ -289,6 +316,8 @@ mod tests {
                     | ErrorCode::MissingFilter
                     | ErrorCode::InvalidPaging
                     | ErrorCode::InvalidBody
+                    | ErrorCode::InvalidEmailAddress
+                    | ErrorCode::TicketNotInOrder
             );
             if input_error {
                 assert_eq!(status, StatusCode::BAD_REQUEST, "{name}");

@@ -141,6 +141,10 @@ impl App {
             distributor,
             pdf_renderer,
             pdf_wait_ms: settings.pdf_wait_ms,
+            mail_limits: state::MailLimits {
+                per_order_per_hour: settings.mail_sends_per_order_per_hour,
+                per_address_per_hour: settings.mail_sends_per_address_per_hour,
+            },
         };
         let server =
             HttpServer::bind(settings.addr, router(state.clone(), settings, extra)).await?;
@@ -200,6 +204,8 @@ pub fn router(state: AppState, settings: &GatewaySettings, extra: Router) -> Rou
             post(routes::pdf::create_or_get),
         )
         .route("/pdf-tickets/{id}/content", get(routes::pdf::content))
+        .route("/pdf-tickets/{id}/send", post(routes::send::send))
+        .route("/pdf-tickets/sends/{id}", get(routes::send::send_status))
         // Inside /v1 only: operational endpoints need no client name.
         .route_layer(axum::middleware::from_fn(middleware::require_client_name))
         .with_state(state.clone());

@@ -20,6 +20,8 @@ use utoipa::OpenApi;
         routes::pdf::create_or_get,
         routes::pdf::search,
         routes::pdf::content,
+        routes::send::send,
+        routes::send::send_status,
     ),
     components(schemas(
         ApiErrorBody,
@@ -27,6 +29,9 @@ use utoipa::OpenApi;
         routes::pdf::CreateOrGetBody,
         dto::PdfTicket,
         dto::PdfTicketPage,
+        dto::PdfSend,
+        routes::send::SendBody,
+        routes::send::SendAccepted,
         dto::TicketDistributionGroupPage,
         dto::TicketDistributionGroup,
         dto::TicketDistribution,

@@ -20,4 +20,12 @@ pub struct AppState {
     pub pdf_renderer: PdfRendererClient<Channel>,
     /// How long createOrGet waits for an order's groups.
     pub pdf_wait_ms: u64,
+    pub mail_limits: MailLimits,
+}
+
+/// The send endpoint's limits per hour.
+#[derive(Debug, Clone, Copy)]
+pub struct MailLimits {
+    pub per_order_per_hour: u64,
+    pub per_address_per_hour: u64,
 }

@@ -1,7 +1,19 @@
 //! Consumes mail jobs, fetches PDFs from pdf-renderer and sends them over SMTP with lettre, recording delivery state.
 //!
 //! So far this worker starts, answers `/health/live` and `/health/ready` (the database
-//! answers) and stops cleanly on SIGTERM. Sending arrives with the e-mail issue; nothing here sends yet.
+//! answers) and stops cleanly on SIGTERM. The mail itself is ready but not yet wired to jobs:
+//! [`message`] builds the ticket e-mail (localised bodies, PDF attachments or links, checked
+//! headers) and [`smtp`] sends it over a pooled SMTP connection, telling transient failures
+//! from permanent ones.
+
+pub mod message;
+pub mod smtp;
+
+pub use message::{
+    attachments_fit, build_message, message_size, parse_recipient, sanitize_filename, Attachment,
+    MailError, MailFrom, TicketMail,
+};
+pub use smtp::{parse_queue_id, SendError, Sent, SmtpOptions, SmtpSender, SmtpUrlError};
 
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;

@@ -155,3 +155,34 @@ ensure_database() { # name
   psql_admin -c "create database $name" >/dev/null 2>&1 ||
     [ -n "$(psql_admin -At -c "select 1 from pg_database where datname = '$name'")" ]
 }
+
+# ---- aiosmtpd: the SMTP server the mailer's tests send to (mailer/tests/smtp_server.py) ----
+
+AIOSMTPD_VERSION=1.4.6
+TD_VENV="$HOME/.cache/ticket-distribution/venv"
+
+# Makes `python -m aiosmtpd` available: python3's own when it has the package, otherwise a
+# virtualenv under $TD_VENV with aiosmtpd $AIOSMTPD_VERSION from PyPI. Exports TD_TEST_PYTHON,
+# the python that has it, which the mailer's tests run their server with.
+ensure_aiosmtpd() {
+  local py
+  for py in python3 "$TD_VENV/bin/python"; do
+    if command -v "$py" >/dev/null && "$py" -c 'import aiosmtpd' 2>/dev/null; then
+      TD_TEST_PYTHON=$(command -v "$py"); export TD_TEST_PYTHON
+      return 0
+    fi
+  done
+  log "installing aiosmtpd $AIOSMTPD_VERSION into $TD_VENV"
+  if [ ! -x "$TD_VENV/bin/python" ]; then
+    mkdir -p "$(dirname "$TD_VENV")"
+    if ! python3 -m venv "$TD_VENV" >/dev/null 2>&1; then
+      # Debian's python3 keeps venv (ensurepip) in a package of its own.
+      rm -rf "$TD_VENV"
+      apt_install python3-venv && python3 -m venv "$TD_VENV" || return 1
+    fi
+  fi
+  "$TD_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "aiosmtpd==$AIOSMTPD_VERSION" >&2 || return 1
+  "$TD_VENV/bin/python" -c 'import aiosmtpd' || return 1
+  TD_TEST_PYTHON="$TD_VENV/bin/python"; export TD_TEST_PYTHON
+}

@@ -32,6 +32,8 @@ status_cache_ttl_ms = 2000
 status_cache_capacity = 100000
 public_base_url = "http://127.0.0.1:8080"
 pdf_wait_ms = 20000
+mail_sends_per_order_per_hour = 10
+mail_sends_per_address_per_hour = 20
 
 [order_listener]
 health_addr = "127.0.0.1:8081"

@@ -129,6 +129,10 @@ pub struct GatewaySettings {
     /// How long `createOrGet` waits for an order's tickets by default (at most
     /// `pdf_renderer.max_wait_ms`).
     pub pdf_wait_ms: u64,
+    /// Most e-mail sends per order in an hour (the send endpoint answers 429 beyond).
+    pub mail_sends_per_order_per_hour: u64,
+    /// Most e-mail sends to one address in an hour.
+    pub mail_sends_per_address_per_hour: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

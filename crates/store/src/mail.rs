@@ -330,3 +330,32 @@ where
     txn.commit().await?;
     Ok(true)
 }
+
+/// What an `Idempotency-Key` seen before answers, without recording anything: `None` for a
+/// new key.
+pub async fn replay<C: ConnectionTrait>(
+    conn: &C,
+    key: &IdempotencyKey,
+) -> Result<Option<CreateOutcome>, StoreError> {
+    let Some(first) = idempotency_record::Entity::find_by_id((key.scope.clone(), key.key.clone()))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if first.request_hash != key.request_hash {
+        return Ok(Some(CreateOutcome::KeyReused));
+    }
+    let Some(id) = first.response["sendId"]
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+    else {
+        return Err(StoreError::Corrupt(
+            "idempotency record without send".into(),
+        ));
+    };
+    Ok(pdf_send::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .map(CreateOutcome::Replayed))
+}

@@ -227,7 +227,7 @@ pub async fn apply_change<C: ConnectionTrait>(
     let to = match from.apply(change.event) {
         Ok(to) => to,
         Err(_) => {
-            if change.event == TdEvent::Distributed && row.nod_order_group_id.is_some() {
+            if change.event == TdEvent::Distributed && row.nod_order_group_id.is_none() {
                 if let Some(nod_id) = &change.nod_order_group_id {
                     td::Entity::update(td::ActiveModel {
                         id: Set(row.id),

@@ -83,7 +83,7 @@ pub async fn record_order_event<C: ConnectionTrait>(
 
     let latest = u32::try_from(row.latest_version).unwrap_or(0);
     let already_cancelled = row.status == OrderStatus::Cancelled.as_str();
-    let newer = order.version != latest;
+    let newer = order.version > latest;
     let cancels_current = cancelled_event && order.version == latest && !already_cancelled;
     if !(newer || cancels_current) {
         return Ok(RecordOutcome::AlreadyRecorded {
@@ -136,6 +136,13 @@ pub async fn record_order_event<C: ConnectionTrait>(
                 .exec(conn)
                 .await?;
         }
+        // A kept ticket's status answer now names this version: caches must drop the old one.
+        let kept_tickets: Vec<TicketDistributionId> = existing
+            .iter()
+            .filter(|g| plan.keep.contains(&g.id))
+            .flat_map(|g| g.distributions.iter().map(|(id, _)| *id))
+            .collect();
+        crate::notify::status_changed(conn, &kept_tickets).await?;
     }
     let mut events = outbox::EventBatch::new(&ctx);
     let mut created = Vec::with_capacity(plan.create.len());

@@ -1,0 +1,118 @@
+// The baseline of the PDF benchmark: the ticket documents `pdf-bench in-process` wrote as
+// HTML, printed to PDF by headless Chromium the way Puppeteer-based PDF services do it. One
+// browser is launched once and one page kept open; each document is `setContent` + `pdf`
+// on that page, timed from before `setContent` to the PDF bytes. Documents marked `warmup`
+// in the manifest are printed first and not counted.
+//
+//   node print.mjs --dir <dir with manifest.json> [--fonts <dir>] [--chromium <path>]
+//
+// Prints one JSON object: per size ("1", "4" pages) documents, pages, p50_ms, p99_ms,
+// pages_per_s, plus the browser's version.
+
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import puppeteer from 'puppeteer-core';
+
+function args(argv) {
+  const out = { dir: null, fonts: null, chromium: '/usr/bin/chromium' };
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i].replace(/^--/, '');
+    if (!(key in out) || argv[i + 1] === undefined) {
+      throw new Error(`usage: node print.mjs --dir <dir> [--fonts <dir>] [--chromium <path>]`);
+    }
+    out[key] = argv[i + 1];
+  }
+  if (!out.dir) throw new Error('--dir is required');
+  return out;
+}
+
+// The fonts the typst template uses, made visible to Chromium as installed fonts (through a
+// fontconfig file that adds their directory to the system's), as a service's image would
+// have them: nothing is loaded per document.
+function fontconfigWith(fontsDir) {
+  const dir = mkdtempSync(join(tmpdir(), 'td-pdf-bench-fonts-'));
+  const file = join(dir, 'fonts.conf');
+  writeFileSync(
+    file,
+    `<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
+<fontconfig>
+  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>
+  <dir>${resolve(fontsDir)}</dir>
+  <cachedir>${join(dir, 'cache')}</cachedir>
+</fontconfig>
+`,
+  );
+  return file;
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return 0;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+const opts = args(process.argv.slice(2));
+const manifest = JSON.parse(readFileSync(join(opts.dir, 'manifest.json'), 'utf8'));
+const env = { ...process.env };
+if (opts.fonts) env.FONTCONFIG_FILE = fontconfigWith(opts.fonts);
+
+const browser = await puppeteer.launch({
+  executablePath: opts.chromium,
+  headless: true,
+  env,
+  args: [
+    '--headless=new',
+    '--no-sandbox',
+    '--disable-setuid-sandbox',
+    '--disable-gpu',
+    '--disable-dev-shm-usage',
+    '--no-first-run',
+    '--no-default-browser-check',
+    '--disable-extensions',
+    '--font-render-hinting=none',
+  ],
+});
+try {
+  const page = await browser.newPage();
+  const print = async (file) => {
+    const html = readFileSync(join(opts.dir, file), 'utf8');
+    const started = performance.now();
+    await page.setContent(html, { waitUntil: 'load' });
+    const pdf = await page.pdf({ format: 'A4', printBackground: true });
+    const ms = performance.now() - started;
+    if (pdf.length < 5 || Buffer.from(pdf.subarray(0, 5)).toString('latin1') !== '%PDF-') {
+      throw new Error(`${file}: Chromium did not return a PDF`);
+    }
+    return ms;
+  };
+
+  for (const doc of manifest.documents.filter((d) => d.warmup)) await print(doc.file);
+
+  const sizes = {};
+  for (const doc of manifest.documents.filter((d) => !d.warmup)) {
+    // Documents are read from disk before the clock starts; reading is not printing.
+    const ms = await print(doc.file);
+    const size = (sizes[String(doc.pages)] ??= { latencies: [], pages: 0 });
+    size.latencies.push(ms);
+    size.pages += doc.pages;
+  }
+
+  const result = { browser: await browser.version(), sizes: {} };
+  for (const [pages, { latencies, pages: total }] of Object.entries(sizes)) {
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const seconds = latencies.reduce((a, b) => a + b, 0) / 1000;
+    result.sizes[pages] = {
+      documents: latencies.length,
+      pages: total,
+      p50_ms: Number(percentile(sorted, 50).toFixed(3)),
+      p99_ms: Number(percentile(sorted, 99).toFixed(3)),
+      pages_per_s: Number((total / seconds).toFixed(2)),
+    };
+  }
+  console.log(JSON.stringify(result));
+} finally {
+  await browser.close();
+}

@@ -38,7 +38,10 @@ pub struct CreateOrGetBody {
 
 /// The language a request asks for: the body's, else `Accept-Language` (or the misspelt
 /// `Accepts-Language`), else nob.
-fn requested_language(body: Option<&str>, headers: &HeaderMap) -> Result<Language, ApiError> {
+pub(crate) fn requested_language(
+    body: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Language, ApiError> {
     if let Some(raw) = body {
         return raw.parse().map_err(|_| {
             ApiError::new(

@@ -16,7 +16,7 @@ use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use td_domain::ids::{OrderId, TicketDistributionId};
-use td_domain::{validity, CancelCause, Language, TdStatus};
+use td_domain::{validity, CancelCause, TdStatus};
 use td_store::mail::{self, CreateOutcome, IdempotencyKey, NewSend};
 use td_store::query;
 use utoipa::ToSchema;
@@ -68,22 +68,6 @@ pub fn parse_address(raw: &str) -> Result<lettre::Address, String> {
     }
     raw.parse::<lettre::Address>()
         .map_err(|e| format!("`{raw}` is not an e-mail address: {e}"))
-}
-
-fn language(body: Option<&str>, headers: &HeaderMap) -> Result<Language, ApiError> {
-    if let Some(raw) = body {
-        return raw.parse().map_err(|_| {
-            ApiError::new(
-                ErrorCode::InvalidBody,
-                format!("language `{raw}` is not one of nob, nno, eng."),
-            )
-        });
-    }
-    Ok(["accept-language", "accepts-language"]
-        .iter()
-        .filter_map(|h| headers.get(*h)?.to_str().ok())
-        .find_map(Language::negotiate)
-        .unwrap_or_default())
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -155,7 +139,7 @@ pub async fn send(
             format!("ticketDistributionIds must name 1 to {MAX_TICKETS} different tickets."),
         ));
     }
-    let language = language(body.language.as_deref(), &headers)?;
+    let language = super::pdf::requested_language(body.language.as_deref(), &headers)?;
     let key = idempotency_key(&headers)?;
     let scope = caller.scope();
     let order = query::order(&state.db, scope, &OrderId(order_id.clone()))

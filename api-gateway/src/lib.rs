@@ -21,12 +21,11 @@ use secrecy::ExposeSecret;
 use state::AppState;
 use status_cache::StatusCache;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 use td_proto::v1::distributor_client::DistributorClient;
 use td_proto::v1::generation_client::GenerationClient;
 use td_proto::v1::pdf_renderer_client::PdfRendererClient;
-use td_runtime::{health_routes, HttpServer, ReadinessCheck};
+use td_runtime::{health_routes, HttpServer};
 use td_settings::{GatewaySettings, Settings};
 use td_store::{ConnectionTrait, DatabaseConnection, DbBackend};
 use tokio_util::sync::CancellationToken;
@@ -165,13 +164,6 @@ impl App {
     }
 }
 
-fn db_ready(db: DatabaseConnection) -> ReadinessCheck {
-    Arc::new(move || {
-        let db = db.clone();
-        Box::pin(async move { td_store::ping(&db).await.map_err(|e| e.to_string()) })
-    })
-}
-
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(openapi::ApiDoc::openapi())
 }
@@ -213,7 +205,7 @@ pub fn router(state: AppState, settings: &GatewaySettings, extra: Router) -> Rou
     Router::new()
         .nest("/v1", v1)
         .route("/openapi.json", get(openapi_json))
-        .merge(health_routes(db_ready(state.db.clone())))
+        .merge(health_routes(td_runtime::database_ready(state.db.clone())))
         .merge(extra)
         .fallback(|| async { StatusCode::NOT_FOUND })
         .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })

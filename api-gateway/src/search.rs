@@ -3,7 +3,7 @@
 
 use crate::error::{ApiError, ErrorCode};
 use chrono::{DateTime, Utc};
-use td_store::query::{FilterValue, Op, PageRequest};
+use td_store::query::{Filter, FilterValue, Op, PageRequest};
 
 pub const DEFAULT_PER_PAGE: u64 = 20;
 pub const MAX_PER_PAGE: u64 = 100;
@@ -31,17 +31,9 @@ pub struct FilterSpec<F> {
     pub kind: ValueKind,
 }
 
-/// A parsed filter.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParsedFilter<F> {
-    pub field: F,
-    pub op: Op,
-    pub values: Vec<FilterValue>,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchRequest<F> {
-    pub filters: Vec<ParsedFilter<F>>,
+    pub filters: Vec<Filter<F>>,
     pub page: PageRequest,
 }
 
@@ -206,7 +198,7 @@ pub fn parse<F: Copy>(
                 } else {
                     vec![parse_value(spec.name, spec.kind, &rest)?]
                 };
-                filters.push(ParsedFilter {
+                filters.push(Filter {
                     field: spec.field,
                     op,
                     values,

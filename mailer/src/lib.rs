@@ -17,11 +17,9 @@ pub use smtp::{parse_queue_id, SendError, Sent, SmtpOptions, SmtpSender, SmtpUrl
 
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
-use td_runtime::{health_routes, HttpServer, ReadinessCheck};
+use td_runtime::{health_routes, HttpServer};
 use td_settings::Settings;
-use td_store::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 pub struct App {
@@ -36,8 +34,11 @@ impl App {
             Duration::from_millis(settings.database.connect_timeout_ms),
         )
         .await?;
-        let health =
-            HttpServer::bind(settings.mailer.health_addr, health_routes(db_ready(db))).await?;
+        let health = HttpServer::bind(
+            settings.mailer.health_addr,
+            health_routes(td_runtime::database_ready(db)),
+        )
+        .await?;
         Ok(Self { health })
     }
 
@@ -49,11 +50,4 @@ impl App {
         tracing::info!(health = %self.health.local_addr(), "mailer started");
         self.health.run_until_stopped(shutdown).await
     }
-}
-
-fn db_ready(db: DatabaseConnection) -> ReadinessCheck {
-    Arc::new(move || {
-        let db = db.clone();
-        Box::pin(async move { td_store::ping(&db).await.map_err(|e| e.to_string()) })
-    })
 }

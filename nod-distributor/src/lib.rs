@@ -15,7 +15,7 @@ use std::time::Duration;
 use td_jobs::{JobQueue, RedisQueue};
 use td_nod::{Nod, NodClient};
 use td_proto::v1::distributor_server::DistributorServer;
-use td_runtime::{health_routes, HttpServer, ReadinessCheck};
+use td_runtime::{health_routes, HttpServer};
 use td_settings::{NodDistributorSettings, Settings};
 use td_store::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -127,7 +127,7 @@ impl App {
             Arc::new(NodClient::new(&settings.nod).context("the NOD client settings")?);
         let health = HttpServer::bind(
             settings.nod_distributor.health_addr,
-            health_routes(db_ready(db.clone())),
+            health_routes(td_runtime::database_ready(db.clone())),
         )
         .await?;
         let addr = settings.nod_distributor.grpc_addr;
@@ -169,11 +169,4 @@ impl App {
         let _ = grpc.await;
         result
     }
-}
-
-fn db_ready(db: DatabaseConnection) -> ReadinessCheck {
-    Arc::new(move || {
-        let db = db.clone();
-        Box::pin(async move { td_store::ping(&db).await.map_err(|e| e.to_string()) })
-    })
 }

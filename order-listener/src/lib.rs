@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use td_bus::{KafkaSink, MessageSink};
 use td_proto::v1::generation_server::GenerationServer;
-use td_runtime::{health_routes, HttpServer, ReadinessCheck};
+use td_runtime::{health_routes, HttpServer};
 use td_settings::Settings;
 use td_store::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -87,7 +87,7 @@ impl App {
         let sink = Arc::new(KafkaSink::new(&settings.kafka)?);
         let health = HttpServer::bind(
             settings.order_listener.health_addr,
-            health_routes(db_ready(db.clone())),
+            health_routes(td_runtime::database_ready(db.clone())),
         )
         .await?;
         let grpc = GrpcServer::bind(settings.order_listener.grpc_addr, db.clone()).await?;
@@ -152,11 +152,4 @@ impl App {
         self.sink.flush(Duration::from_secs(5));
         health_result
     }
-}
-
-pub fn db_ready(db: DatabaseConnection) -> ReadinessCheck {
-    Arc::new(move || {
-        let db = db.clone();
-        Box::pin(async move { td_store::ping(&db).await.map_err(|e| e.to_string()) })
-    })
 }

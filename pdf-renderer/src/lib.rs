@@ -17,10 +17,9 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 use td_proto::v1::pdf_renderer_server::PdfRendererServer;
-use td_runtime::{health_routes, HttpServer, ReadinessCheck};
+use td_runtime::{health_routes, HttpServer};
 use td_settings::{PdfRendererSettings, Settings};
 use td_store::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -120,7 +119,7 @@ impl App {
         }
         let health = HttpServer::bind(
             settings.pdf_renderer.health_addr,
-            health_routes(db_ready(db.clone())),
+            health_routes(td_runtime::database_ready(db.clone())),
         )
         .await?;
         let addr = settings.pdf_renderer.grpc_addr;
@@ -161,11 +160,4 @@ impl App {
         let _ = grpc.await;
         result
     }
-}
-
-fn db_ready(db: DatabaseConnection) -> ReadinessCheck {
-    Arc::new(move || {
-        let db = db.clone();
-        Box::pin(async move { td_store::ping(&db).await.map_err(|e| e.to_string()) })
-    })
 }

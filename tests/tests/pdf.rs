@@ -35,6 +35,32 @@ fn pdf_of(ticket: &Value) -> Vec<u8> {
         .expect("valid base64")
 }
 
+/// `GET /v1/pdf-tickets/{id}/content` for a PdfTicket: status, content type and bytes.
+async fn download(stack: &Stack, ticket: &Value) -> (u16, String, Vec<u8>) {
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/pdf-tickets/{}/content",
+            stack.gateway,
+            ticket["id"].as_str().unwrap()
+        ))
+        .header("ET-Client-Name", "e2e-test")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (
+        status,
+        content_type,
+        response.bytes().await.unwrap().to_vec(),
+    )
+}
+
 fn flat(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -112,19 +138,10 @@ async fn each_group_gets_a_pdf_with_one_page_text_and_qr_code_per_ticket() {
         }
 
         // The same bytes are downloadable as application/pdf.
-        let response = reqwest::Client::new()
-            .get(format!(
-                "{}/v1/pdf-tickets/{}/content",
-                stack.gateway,
-                pdf["id"].as_str().unwrap()
-            ))
-            .header("ET-Client-Name", "e2e-test")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["content-type"], "application/pdf");
-        assert_eq!(response.bytes().await.unwrap().to_vec(), bytes);
+        let (status, content_type, downloaded) = download(&stack, pdf).await;
+        assert_eq!(status, 200);
+        assert_eq!(content_type, "application/pdf");
+        assert_eq!(downloaded, bytes);
     }
 
     // Asked again, in another language: the stored PDFs, not new ones.
@@ -346,18 +363,9 @@ async fn cancelled_tickets_get_no_sheet_and_old_pdfs_stay_downloadable() {
     );
 
     // The credited line's PDF is still downloadable.
-    let response = reqwest::Client::new()
-        .get(format!(
-            "{}/v1/pdf-tickets/{}/content",
-            stack.gateway,
-            zone_pdf["id"].as_str().unwrap()
-        ))
-        .header("ET-Client-Name", "e2e-test")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.bytes().await.unwrap().to_vec(), pdf_of(&zone_pdf));
+    let (status, _, downloaded) = download(&stack, &zone_pdf).await;
+    assert_eq!(status, 200);
+    assert_eq!(downloaded, pdf_of(&zone_pdf));
 
     // Asking for version 1 renders nothing new: its groups' PDFs exist or have no valid ticket.
     let (status, old) = create_or_get(&stack, &order_id, json!({"orderVersion": 1})).await;

@@ -7,7 +7,7 @@ use crate::search::{self, FilterSpec, ValueKind};
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::Json;
-use td_store::query::{self, Filter, GroupField};
+use td_store::query::{self, GroupField};
 
 const STATUSES: &[&str] = &[
     "GENERATED",
@@ -135,16 +135,8 @@ pub async fn search(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<TicketDistributionGroupPage>, ApiError> {
     let request = search::parse(raw.as_deref(), FILTERS)?;
-    let filters = request
-        .filters
-        .into_iter()
-        .map(|f| Filter {
-            field: f.field,
-            op: f.op,
-            values: f.values,
-        })
-        .collect();
-    let page = query::search_groups(&state.db, caller.scope(), filters, request.page).await?;
+    let page =
+        query::search_groups(&state.db, caller.scope(), request.filters, request.page).await?;
     let total_pages = page.total_pages();
     Ok(Json(TicketDistributionGroupPage {
         items: page

@@ -17,7 +17,6 @@ use std::time::Duration;
 use td_domain::Language;
 use td_proto::v1::CreateOrGetRequest;
 use td_store::pdf::{self, PdfField};
-use td_store::query::Filter;
 use utoipa::ToSchema;
 
 /// Most order lines one createOrGet may name.
@@ -185,16 +184,7 @@ pub async fn search(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<PdfTicketPage>, ApiError> {
     let request = search::parse(raw.as_deref(), FILTERS)?;
-    let filters = request
-        .filters
-        .into_iter()
-        .map(|f| Filter {
-            field: f.field,
-            op: f.op,
-            values: f.values,
-        })
-        .collect();
-    let page = pdf::search(&state.db, caller.scope(), filters, request.page).await?;
+    let page = pdf::search(&state.db, caller.scope(), request.filters, request.page).await?;
     let total_pages = page.total_pages();
     Ok(Json(PdfTicketPage {
         items: page.items.iter().map(PdfTicket::from_stored).collect(),

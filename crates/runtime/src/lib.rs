@@ -56,6 +56,14 @@ pub fn always_ready() -> ReadinessCheck {
     Arc::new(|| Box::pin(async { Ok(()) }))
 }
 
+/// A readiness check that passes while the database answers.
+pub fn database_ready(db: td_store::DatabaseConnection) -> ReadinessCheck {
+    Arc::new(move || {
+        let db = db.clone();
+        Box::pin(async move { td_store::ping(&db).await.map_err(|e| e.to_string()) })
+    })
+}
+
 /// The routes `/health/live` and `/health/ready`, for merging into a process's router.
 pub fn health_routes(ready: ReadinessCheck) -> Router {
     Router::new()

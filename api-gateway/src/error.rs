@@ -211,6 +211,8 @@ pub struct ApiErrorBody {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// For 429: when to try again, in seconds (`Retry-After`); 1 when unset.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -218,7 +220,14 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after_secs: None,
         }
+    }
+
+    /// Sets `Retry-After` (at least 1 second).
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs.max(1));
+        self
     }
 
     /// The answer for a failed call to a worker: the stable code the worker attached when
@@ -289,9 +298,10 @@ pub fn render(err: &ApiError, path: &str, correlation_id: &str) -> Response {
     };
     let mut response = (status, Json(body)).into_response();
     if err.code == ErrorCode::TooManyRequests {
-        response
-            .headers_mut()
-            .insert("retry-after", HeaderValue::from_static("1"));
+        response.headers_mut().insert(
+            "retry-after",
+            HeaderValue::from(err.retry_after_secs.unwrap_or(1)),
+        );
     }
     response
 }

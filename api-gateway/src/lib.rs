@@ -17,7 +17,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use secrecy::ExposeSecret;
 use state::AppState;
 use status_cache::StatusCache;
 use std::net::SocketAddr;
@@ -49,9 +48,9 @@ pub struct Upstreams {
 impl Upstreams {
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
-            generation: format!("http://{}", settings.order_listener.grpc_addr),
-            distributor: format!("http://{}", settings.nod_distributor.grpc_addr),
-            pdf_renderer: format!("http://{}", settings.pdf_renderer.grpc_addr),
+            generation: settings.order_listener_url(),
+            distributor: settings.nod_distributor_url(),
+            pdf_renderer: settings.pdf_renderer_url(),
         }
     }
 }
@@ -64,15 +63,9 @@ pub struct App {
 impl App {
     /// Connects to the database named in settings and binds the listener.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = td_store::connect(
-            settings.database.url.expose_secret(),
-            settings.database.max_connections,
-            Duration::from_millis(settings.database.connect_timeout_ms),
-        )
-        .await?;
-        if settings.database.migrate_on_start {
-            td_store::migrate(&db).await?;
-        }
+        let db = td_store::open(&settings.database, settings.database.migrate_on_start)
+            .await
+            .context("opening the database")?;
         Self::build_with(
             &settings.gateway,
             db,

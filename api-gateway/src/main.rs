@@ -1,13 +1,30 @@
+use anyhow::Context;
+use clap::{Parser, Subcommand};
 use td_settings::Settings;
+
+/// The public REST API. Settings come from `TD__*` variables (see the README).
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Applies the database migrations that are missing, then exits (the migration Job).
+    /// Safe to run from several places at once: they take turns under a database lock.
+    Migrate,
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
     let settings = Settings::load()?;
     let telemetry = td_telemetry::init("api-gateway", &settings.telemetry)?;
-    let shutdown = td_runtime::shutdown_token();
-    let result = match api_gateway::App::build(&settings).await {
-        Ok(app) => app.run_until_stopped(shutdown).await,
-        Err(err) => Err(err),
+    let result = match cli.command {
+        Some(Command::Migrate) => migrate(&settings).await,
+        None => serve(&settings).await,
     };
     if let Err(err) = &result {
         tracing::error!(
@@ -17,4 +34,21 @@ async fn main() -> anyhow::Result<()> {
     }
     telemetry.shutdown();
     result
+}
+
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let shutdown = td_runtime::shutdown_token();
+    api_gateway::App::build(settings)
+        .await?
+        .run_until_stopped(shutdown)
+        .await
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let db = td_store::open(&settings.database, true)
+        .await
+        .context("opening the database")?;
+    tracing::info!("database migrations applied");
+    db.close().await?;
+    Ok(())
 }

@@ -7,6 +7,16 @@
 //! Race: a reader that loaded a row just before a change committed must not put the old row
 //! into the cache after the notification evicted it. Every eviction bumps `epoch`; a reader
 //! inserts only if the epoch is what it was when it started reading.
+//!
+//! Race: a notification reaches this process a little after its transaction committed. A
+//! request arriving in between must not be answered from the cache with the state before
+//! the commit. So a cached answer is given only after a *barrier*: a notification on a
+//! channel of this process's own, committed after the request arrived. PostgreSQL delivers
+//! notifications in commit order, so once the barrier comes back every change committed
+//! before the request has evicted its entry. Barriers are shared: one in flight serves every
+//! request that arrived before it was sent, so under load they cost one small statement per
+//! round trip, not one per request. Without an answer within `BARRIER_WAIT` the request
+//! reads the database instead.
 
 use moka::sync::Cache;
 use sqlx::postgres::{PgListener, PgPool};
@@ -14,13 +24,25 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use td_store::query::StatusRow;
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+/// How long a request waits for a barrier before it reads the database instead.
+const BARRIER_WAIT: Duration = Duration::from_millis(500);
 
 pub struct StatusCache {
     entries: Cache<Uuid, Arc<StatusRow>>,
     listening: AtomicBool,
     epoch: AtomicU64,
+    /// This process's barrier channel (unique per process: replicas share the database).
+    barrier_channel: String,
+    /// The number of the last barrier sent (or being sent).
+    barriers_sent: AtomicU64,
+    /// The number of the last barrier that came back.
+    barriers_seen: watch::Sender<u64>,
+    /// Wakes the task that sends barriers.
+    barrier_wanted: Notify,
 }
 
 impl StatusCache {
@@ -32,7 +54,56 @@ impl StatusCache {
                 .build(),
             listening: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
+            barrier_channel: format!("td_status_barrier_{}", Uuid::new_v4().simple()),
+            barriers_sent: AtomicU64::new(0),
+            barriers_seen: watch::Sender::new(0),
+            barrier_wanted: Notify::new(),
         })
+    }
+
+    /// The cached state of `id`, if it is cached and no change committed before this call
+    /// can still be on its way: waits for a barrier first (see the module documentation).
+    /// `None` means: read the database.
+    pub async fn get_fresh(&self, id: &Uuid) -> Option<Arc<StatusRow>> {
+        self.get(id)?;
+        if !self.barrier().await {
+            return None;
+        }
+        self.get(id)
+    }
+
+    /// Waits until a barrier sent after this call came back; false after `BARRIER_WAIT`.
+    async fn barrier(&self) -> bool {
+        // The sender bumps `barriers_sent` before it sends, so a barrier numbered above what
+        // is read here is sent after this point.
+        let target = self.barriers_sent.load(Ordering::Acquire) + 1;
+        let mut seen = self.barriers_seen.subscribe();
+        self.barrier_wanted.notify_one();
+        let came_back = tokio::time::timeout(BARRIER_WAIT, seen.wait_for(|n| *n >= target))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        came_back
+    }
+
+    /// Sends a barrier whenever one is wanted, one at a time, until shutdown.
+    async fn send_barriers(&self, pool: PgPool, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.barrier_wanted.notified() => {}
+            }
+            let n = self.barriers_sent.fetch_add(1, Ordering::AcqRel) + 1;
+            // One round trip; the commit need not wait for the disk, since a barrier records
+            // nothing.
+            let sql = format!(
+                "BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('{}', '{n}'); COMMIT",
+                self.barrier_channel
+            );
+            if let Err(err) = sqlx::raw_sql(&sql).execute(&pool).await {
+                tracing::warn!(error = %err, "status cache barrier failed; requests read the database");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     }
 
     /// The epoch to pass to `insert` after reading the database.
@@ -70,6 +141,9 @@ impl StatusCache {
     /// Follows status-change notifications until shutdown, reconnecting with backoff.
     pub fn spawn_listener(self: &Arc<Self>, pool: PgPool, shutdown: CancellationToken) {
         let cache = Arc::clone(self);
+        let barriers = (pool.clone(), shutdown.clone());
+        tokio::spawn(async move { cache.send_barriers(barriers.0, barriers.1).await });
+        let cache = Arc::clone(self);
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
             while !shutdown.is_cancelled() {
@@ -93,7 +167,12 @@ impl StatusCache {
 
     async fn listen(&self, pool: &PgPool, shutdown: &CancellationToken) -> Result<(), sqlx::Error> {
         let mut listener = PgListener::connect_with(pool).await?;
-        listener.listen(td_store::notify::STATUS_CHANNEL).await?;
+        listener
+            .listen_all([
+                td_store::notify::STATUS_CHANNEL,
+                self.barrier_channel.as_str(),
+            ])
+            .await?;
         // Anything cached before this point may have missed a notification.
         self.evict_all();
         self.listening.store(true, Ordering::Release);
@@ -102,6 +181,17 @@ impl StatusCache {
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
                 note = listener.try_recv() => match note? {
+                    Some(note) if note.channel() == self.barrier_channel => {
+                        if let Ok(n) = note.payload().parse::<u64>() {
+                            self.barriers_seen.send_if_modified(|seen| {
+                                let newer = n > *seen;
+                                if newer {
+                                    *seen = n;
+                                }
+                                newer
+                            });
+                        }
+                    }
                     Some(note) => match Uuid::parse_str(note.payload()) {
                         Ok(id) => self.evict(&id),
                         Err(_) => self.evict_all(),

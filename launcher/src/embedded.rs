@@ -1,9 +1,10 @@
 //! Wiring of the embedded default: SQLite, the intake behind an HTTP endpoint instead of
 //! Kafka, the outbox relayed to a JSON-lines event log instead of Kafka, and the same
-//! gRPC services as the distributed system on loopback ports of their own.
+//! gRPC services as the distributed system on loopback ports of their own. Mails are
+//! written as `.eml` files under `<data dir>/mails` instead of going to an SMTP server.
 
 use anyhow::Context;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,16 +35,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating the data directory `{}`", settings.data_dir))?;
-    let db = td_store::connect(
-        settings.database.url.expose_secret(),
-        settings.database.max_connections,
-        Duration::from_millis(settings.database.connect_timeout_ms),
-    )
-    .await
-    .context("opening the database")?;
-    td_store::migrate(&db)
+    let db = td_store::open(&settings.database, true)
         .await
-        .context("migrating the database")?;
+        .context("opening the database")?;
     tracing::warn!("AUTHORISATION IS OFF: the embedded default answers every caller for every organisation. Do not expose it.");
 
     let event_log = PathBuf::from(&settings.data_dir).join("events.jsonl");
@@ -67,7 +61,7 @@ pub async fn run(
         Arc::new(td_jobs::InMemoryQueue::new(settings.jobs.clone())?);
     let distributor = nod_distributor::Distributor {
         db: db.clone(),
-        queue,
+        queue: queue.clone(),
         nod: Arc::new(nod),
         streams: nod_distributor::Streams::for_environment(&settings.environment),
         settings: settings.nod_distributor.clone(),
@@ -78,6 +72,17 @@ pub async fn run(
     let pdfs =
         pdf_renderer::service_from_settings(db.clone(), &settings.pdf_renderer, shutdown.clone())?;
     let pdf_grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    // Mail: the same jobs, delivered as .eml files in the data directory.
+    let mailbox = PathBuf::from(&settings.data_dir).join("mails");
+    let mailer = mailer::Mailer {
+        db: db.clone(),
+        queue,
+        pdfs: mailer::pdf_client(&format!("http://{}", pdf_grpc.local_addr()?))?,
+        transport: Arc::new(mailer::EmlDirectory::new(&mailbox)),
+        streams: mailer::Streams::for_environment(&settings.environment),
+        consumer: "embedded".to_owned(),
+        settings: settings.clone(),
+    };
     let upstreams = api_gateway::Upstreams {
         generation: format!("http://{}", grpc.local_addr()),
         distributor: format!("http://{}", distributor_grpc.local_addr()?),
@@ -101,6 +106,7 @@ pub async fn run(
         shutdown.clone(),
     ));
     let distributing = tokio::spawn(distributor.run(shutdown.clone()));
+    let mailing = tokio::spawn(mailer.run(shutdown.clone()));
     let pdf_cleanup = tokio::spawn(pdf_renderer::run_cleanup(
         pdfs.clone(),
         Duration::from_millis(settings.pdf_renderer.cleanup_interval_ms),
@@ -116,12 +122,13 @@ pub async fn run(
         let orders = crate::demo::record(&intake).await?;
         crate::demo::print_instructions(addr, &orders, &event_log);
     }
-    tracing::info!(data_dir = %settings.data_dir, events = %event_log.display(), "ticket-distribution (embedded) running; Ctrl-C stops it");
+    tracing::info!(data_dir = %settings.data_dir, events = %event_log.display(), mails = %mailbox.display(), "ticket-distribution (embedded) running; Ctrl-C stops it");
     let result = gateway.run_until_stopped(shutdown).await;
     let _ = relaying.await;
     let _ = grpc.await;
     let _ = distributor_grpc.await;
     let _ = distributing.await;
+    let _ = mailing.await;
     let _ = pdf_cleanup.await;
     let _ = pdf_grpc.await;
     let _ = nod_http.shutdown().await;

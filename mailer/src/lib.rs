@@ -1,45 +1,160 @@
-//! Consumes mail jobs, fetches PDFs from pdf-renderer and sends them over SMTP with lettre, recording delivery state.
-//!
-//! So far this worker starts, answers `/health/live` and `/health/ready` (the database
-//! answers) and stops cleanly on SIGTERM. The mail itself is ready but not yet wired to jobs:
-//! [`message`] builds the ticket e-mail (localised bodies, PDF attachments or links, checked
-//! headers) and [`smtp`] sends it over a pooled SMTP connection, telling transient failures
-//! from permanent ones.
+//! Delivers e-mail sends of PDF tickets. A dispatcher turns the sends the gateway recorded
+//! into mail jobs on a Redis stream; workers take them, get the PDFs from pdf-renderer over
+//! gRPC (making them when missing), build the message ([`message`]) and send it over a
+//! pooled SMTP connection ([`smtp`]), recording SENT before the job is acknowledged
+//! ([`jobs`]). The embedded default writes `.eml` files instead ([`transport`]).
 
+pub mod jobs;
 pub mod message;
 pub mod smtp;
+pub mod transport;
 
+pub use jobs::{Dispatcher, MailConfig, Streams, Worker};
 pub use message::{
     attachments_fit, build_message, message_size, parse_recipient, sanitize_filename, Attachment,
     MailError, MailFrom, TicketMail,
 };
 pub use smtp::{parse_queue_id, SendError, Sent, SmtpOptions, SmtpSender, SmtpUrlError};
+pub use transport::{EmlDirectory, Transport};
 
+use anyhow::Context;
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+use td_jobs::{JobQueue, RedisQueue};
+use td_proto::v1::pdf_renderer_client::PdfRendererClient;
 use td_runtime::{health_routes, HttpServer};
 use td_settings::Settings;
+use td_store::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint};
 
+/// What every mail looks like and how long an attempt may wait, from the settings.
+pub fn mail_config(settings: &Settings) -> MailConfig {
+    let m = &settings.mailer;
+    let domain = m.message_id_domain.clone().unwrap_or_else(|| {
+        m.from_address
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_owned())
+            .unwrap_or_else(|| "localhost".to_owned())
+    });
+    MailConfig {
+        from: MailFrom {
+            address: m.from_address.clone(),
+            name: m.from_name.clone(),
+        },
+        message_id_domain: domain,
+        max_message_bytes: m.max_message_bytes,
+        public_base_url: settings.gateway.public_base_url.clone(),
+        pdf_wait: Duration::from_millis(m.pdf_wait_ms),
+        stale_after: Duration::from_millis(settings.jobs.visibility_timeout_ms),
+    }
+}
+
+/// A client of pdf-renderer at `url` (`http://host:port`), connecting on first use.
+pub fn pdf_client(url: &str) -> anyhow::Result<PdfRendererClient<Channel>> {
+    Ok(PdfRendererClient::new(
+        Endpoint::from_shared(url.to_owned())
+            .with_context(|| format!("pdf-renderer gRPC address `{url}`"))?
+            .connect_timeout(Duration::from_secs(2))
+            .connect_lazy(),
+    )
+    .max_decoding_message_size(64 * 1024 * 1024))
+}
+
+/// The parts of the mailer, for the worker binary and the embedded default alike.
+pub struct Mailer {
+    pub db: DatabaseConnection,
+    pub queue: Arc<dyn JobQueue>,
+    pub pdfs: PdfRendererClient<Channel>,
+    pub transport: Arc<dyn Transport>,
+    pub streams: Streams,
+    pub consumer: String,
+    pub settings: Settings,
+}
+
+impl Mailer {
+    /// Runs the dispatcher and the workers until shutdown; deliveries in flight finish.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let m = &self.settings.mailer;
+        let dispatcher = Dispatcher {
+            db: self.db.clone(),
+            queue: self.queue.clone(),
+            streams: self.streams.clone(),
+            redispatch_after: Duration::from_millis(m.redispatch_after_ms),
+            batch: 500,
+        };
+        let worker = Worker {
+            db: self.db.clone(),
+            queue: self.queue.clone(),
+            pdfs: self.pdfs.clone(),
+            transport: self.transport.clone(),
+            streams: self.streams.clone(),
+            consumer: self.consumer.clone(),
+            concurrency: m.concurrency,
+            config: mail_config(&self.settings),
+        };
+        tokio::join!(
+            dispatcher.run(
+                Duration::from_millis(m.dispatch_interval_ms),
+                shutdown.clone()
+            ),
+            worker.run(shutdown.clone()),
+        );
+    }
+}
+
+/// The worker binary: sends on Redis, mail over SMTP.
 pub struct App {
+    mailer: Mailer,
+    smtp: Arc<SmtpSender>,
     health: HttpServer,
 }
 
 impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = td_store::connect(
-            settings.database.url.expose_secret(),
-            settings.database.max_connections,
-            Duration::from_millis(settings.database.connect_timeout_ms),
-        )
-        .await?;
+        settings.check_mail_attempt_fits_lease()?;
+        let db = td_store::open(&settings.database, settings.database.migrate_on_start)
+            .await
+            .context("opening the database")?;
+        let queue: Arc<dyn JobQueue> = Arc::new(
+            RedisQueue::connect(settings.redis.url.expose_secret(), settings.jobs.clone())
+                .await
+                .context("connecting to Redis")?,
+        );
+        let m = &settings.mailer;
+        let options = SmtpOptions {
+            connect_timeout: Duration::from_millis(m.connect_timeout_ms),
+            send_timeout: Duration::from_millis(m.send_timeout_ms),
+            pool_max_size: m.pool_max_size,
+            ..SmtpOptions::default()
+        };
+        let smtp = Arc::new(
+            SmtpSender::from_url(m.smtp_url.expose_secret(), &options)
+                .context("setting mailer.smtp_url (TD__MAILER__SMTP_URL)")?,
+        );
+        let pdfs = pdf_client(&settings.pdf_renderer_url())?;
         let health = HttpServer::bind(
-            settings.mailer.health_addr,
-            health_routes(td_runtime::database_ready(db)),
+            m.health_addr,
+            health_routes(td_runtime::database_ready(db.clone())),
         )
         .await?;
-        Ok(Self { health })
+        let consumer =
+            std::env::var("HOSTNAME").unwrap_or_else(|_| format!("mailer-{}", std::process::id()));
+        Ok(Self {
+            mailer: Mailer {
+                db,
+                queue,
+                pdfs,
+                transport: smtp.clone(),
+                streams: Streams::for_environment(&settings.environment),
+                consumer,
+                settings: settings.clone(),
+            },
+            smtp,
+            health,
+        })
     }
 
     pub fn health_addr(&self) -> SocketAddr {
@@ -47,7 +162,15 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        tracing::info!(health = %self.health.local_addr(), "mailer started");
-        self.health.run_until_stopped(shutdown).await
+        tracing::info!(
+            health = %self.health.local_addr(),
+            stream = %self.mailer.streams.stream,
+            "mailer started"
+        );
+        let work = tokio::spawn(self.mailer.run(shutdown.clone()));
+        let result = self.health.run_until_stopped(shutdown).await;
+        let _ = work.await;
+        self.smtp.shutdown().await;
+        result
     }
 }

@@ -99,6 +99,10 @@ pub struct TicketMail {
     pub attachments: Vec<Attachment>,
     /// When not empty, the bodies list these (http or https) links and nothing is attached.
     pub links: Vec<String>,
+    /// Left-hand side of the Message-ID: the send's id, so that a mail delivered twice (a
+    /// crash between the server's acceptance and its record) carries one Message-ID and
+    /// mail readers show it once.
+    pub message_id: uuid::Uuid,
     /// Right-hand side of the Message-ID, `<uuid@domain>`.
     pub message_id_domain: String,
 }
@@ -429,8 +433,7 @@ pub fn build_message(mail: &TicketMail) -> Result<Message, MailError> {
         .subject(subject)
         .message_id(Some(format!(
             "<{}@{}>",
-            uuid::Uuid::new_v4(),
-            mail.message_id_domain
+            mail.message_id, mail.message_id_domain
         )))
         .date_now()
         .multipart(mixed)
@@ -479,6 +482,7 @@ mod tests {
             order_id: "ORD-42".into(),
             attachments: vec![Attachment::ticket(language, "ORD-42", 1, pdf(10))],
             links: vec![],
+            message_id: uuid::Uuid::new_v4(),
             message_id_domain: "tickets.example.org".into(),
         }
     }

@@ -1,6 +1,5 @@
-//! The mailer against a real SMTP server: aiosmtpd, run from `tests/smtp_server.py` with the
-//! python in `TD_TEST_PYTHON`, else the virtualenv `ensure_aiosmtpd` (scripts/lib/services.sh)
-//! makes, else `python3`. Each test starts its own server on a free port and stops it at the end.
+//! The mailer against a real SMTP server: aiosmtpd (`td_testkit::smtp`). Each test starts
+//! its own server on a free port and stops it at the end.
 
 use mail_parser::{MessageParser, MimeHeaders};
 use mailer::message::{attachments_encoded_size, MESSAGE_OVERHEAD_BYTES};
@@ -8,139 +7,15 @@ use mailer::{
     attachments_fit, build_message, message_size, Attachment, MailFrom, SendError, SmtpOptions,
     SmtpSender, TicketMail,
 };
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use td_domain::Language;
+use td_testkit::smtp::SmtpServer;
 
 const FROM: &str = "billett@example.org";
 const DOMAIN: &str = "tickets.example.org";
 
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("TD_TEST_PYTHON").filter(|p| !p.is_empty()) {
-        return p.into();
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        let venv = Path::new(&home).join(".cache/ticket-distribution/venv/bin/python");
-        if venv.exists() {
-            return venv;
-        }
-    }
-    "python3".into()
-}
-
-/// One aiosmtpd process; killed when dropped.
-struct SmtpServer {
-    child: Child,
-    _stdin: ChildStdin,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-/// A message the server accepted.
-struct Stored {
-    queue_id: String,
-    eml: Vec<u8>,
-    mail_from: String,
-    rcpt_tos: Vec<String>,
-}
-
-impl SmtpServer {
-    fn start(args: &[&str]) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server.py");
-        let python = python();
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .arg(dir.path())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
-        let Some(port) = line
-            .strip_prefix("LISTENING ")
-            .and_then(|p| p.trim().parse().ok())
-        else {
-            let _ = child.kill();
-            let status = child.wait().ok();
-            panic!(
-                "the SMTP test server did not start ({status:?}, said {line:?}): it needs \
-                 {} with the Python package aiosmtpd (run ensure_aiosmtpd from \
-                 scripts/lib/services.sh, or set TD_TEST_PYTHON)",
-                python.display()
-            );
-        };
-        Self {
-            child,
-            _stdin: stdin,
-            port,
-            dir,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
-    }
-
-    fn sender(&self) -> SmtpSender {
-        SmtpSender::from_url(&self.url(), &options()).expect("sender")
-    }
-
-    fn stored(&self) -> Vec<Stored> {
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir(self.dir.path()).expect("maildir") {
-            let path = entry.expect("entry").path();
-            if path.extension().and_then(|e| e.to_str()) != Some("eml") {
-                continue;
-            }
-            let queue_id = path.file_stem().unwrap().to_string_lossy().into_owned();
-            let envelope: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap())
-                    .unwrap();
-            out.push(Stored {
-                queue_id,
-                eml: std::fs::read(&path).unwrap(),
-                mail_from: envelope["mail_from"].as_str().unwrap().to_owned(),
-                rcpt_tos: envelope["rcpt_tos"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_str().unwrap().to_owned())
-                    .collect(),
-            });
-        }
-        out
-    }
-
-    /// Every RCPT TO address the server was given, accepted or not, in order.
-    fn rcpt_attempts(&self) -> Vec<String> {
-        let log = std::fs::read_to_string(self.dir.path().join("events.log")).unwrap_or_default();
-        log.lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .filter(|e| e["event"] == "rcpt")
-            .map(|e| e["address"].as_str().unwrap().to_owned())
-            .collect()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn sender_for(server: &SmtpServer) -> SmtpSender {
+    SmtpSender::from_url(&server.url(), &options()).expect("sender")
 }
 
 fn options() -> SmtpOptions {
@@ -173,6 +48,7 @@ fn ticket_mail(language: Language, to: &str, order: &str, pdfs: Vec<Vec<u8>>) ->
             .map(|(i, pdf)| Attachment::ticket(language, order, i + 1, pdf))
             .collect(),
         links: Vec::new(),
+        message_id: uuid::Uuid::new_v4(),
         message_id_domain: DOMAIN.into(),
     }
 }
@@ -187,7 +63,7 @@ fn now_secs() -> i64 {
 #[tokio::test]
 async fn a_ticket_mail_arrives_in_each_language_with_its_pdfs() {
     let server = SmtpServer::start(&[]);
-    let sender = server.sender();
+    let sender = sender_for(&server);
     let expected = [
         (
             Language::Nob,
@@ -268,7 +144,7 @@ async fn a_ticket_mail_arrives_in_each_language_with_its_pdfs() {
 #[tokio::test]
 async fn a_rejected_recipient_is_a_permanent_failure() {
     let server = SmtpServer::start(&["--reject", "^nobody@"]);
-    let sender = server.sender();
+    let sender = sender_for(&server);
     let msg = build_message(&ticket_mail(
         Language::Eng,
         "nobody@example.no",
@@ -318,7 +194,7 @@ async fn no_server_is_a_transient_failure() {
 #[tokio::test]
 async fn a_451_is_a_transient_failure_and_the_next_try_goes_through() {
     let server = SmtpServer::start(&["--tempfail", "1"]);
-    let sender = server.sender();
+    let sender = sender_for(&server);
     sender.check().await.expect("server answers");
     let msg = build_message(&ticket_mail(
         Language::Nob,
@@ -399,7 +275,7 @@ async fn a_server_that_stops_answering_times_out_and_the_sender_recovers() {
 #[tokio::test]
 async fn header_injection_is_refused_before_anything_is_sent() {
     let server = SmtpServer::start(&[]);
-    let sender = server.sender();
+    let sender = sender_for(&server);
     let base = ticket_mail(Language::Nob, "ola@example.no", "O-5", vec![pdf(0, 10)]);
     let mut attempts: Vec<TicketMail> = Vec::new();
     for to in [
@@ -473,7 +349,7 @@ async fn header_injection_is_refused_before_anything_is_sent() {
 #[tokio::test]
 async fn links_go_instead_of_attachments_that_do_not_fit() {
     let server = SmtpServer::start(&[]);
-    let sender = server.sender();
+    let sender = sender_for(&server);
     let limit = 1024 * 1024;
     let small = vec![pdf(1, 200_000), pdf(2, 200_000)];
     let large = vec![pdf(1, 400_000), pdf(2, 400_000)];

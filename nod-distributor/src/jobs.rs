@@ -70,45 +70,24 @@ impl Dispatcher {
             self.batch,
         )
         .await?;
-        let mut enqueued = Vec::with_capacity(due.len());
-        for job in &due {
-            let queued = self
-                .queue
-                .enqueue(
-                    &self.streams.stream,
-                    &job_for(job.kind, job.ticket_distribution_id, &job.order_id.0),
+        let jobs: Vec<_> = due
+            .iter()
+            .map(|job| {
+                (
+                    job.ticket_distribution_id,
+                    job_for(job.kind, job.ticket_distribution_id, &job.order_id.0),
                 )
-                .await;
-            match queued {
-                Ok(_) => enqueued.push(job.ticket_distribution_id),
-                Err(err) => {
-                    // A full queue or an unreachable Redis: stamp what went in, try the
-                    // rest on the next pass.
-                    tracing::warn!(error = %err, "enqueueing NOD jobs paused");
-                    break;
-                }
-            }
-        }
+            })
+            .collect();
+        let enqueued = td_jobs::enqueue_all(self.queue.as_ref(), &self.streams.stream, jobs).await;
         store::mark_enqueued(&txn, &enqueued, now).await?;
         txn.commit().await?;
         Ok(enqueued.len())
     }
 
     pub async fn run(self, idle: Duration, shutdown: CancellationToken) {
-        loop {
-            let wait = match self.pass().await {
-                Ok(n) if n as u64 == self.batch => Duration::ZERO,
-                Ok(_) => idle,
-                Err(err) => {
-                    tracing::warn!(error = %err, "NOD dispatch failed; retrying");
-                    idle * 10
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(wait) => {}
-            }
-        }
+        let batch = usize::try_from(self.batch).unwrap_or(usize::MAX);
+        td_jobs::repeat_passes("NOD dispatch", batch, idle, shutdown, || self.pass()).await;
     }
 }
 
@@ -168,55 +147,19 @@ impl Worker {
     /// so one slow NOD answer never holds back the others. At shutdown no new job is taken
     /// and those in flight finish, so that what NOD did is recorded.
     pub async fn run(self, shutdown: CancellationToken) {
+        let consumer = td_jobs::Consumer {
+            stream: self.streams.stream.clone(),
+            group: self.streams.group.clone(),
+            name: self.consumer.clone(),
+            concurrency: self.concurrency,
+        };
+        let queue = self.queue.clone();
         let this = Arc::new(self);
-        let slots = Arc::new(tokio::sync::Semaphore::new(this.concurrency));
-        loop {
-            // Wait for a free slot, then ask for as many jobs as there are free slots.
-            let first = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                permit = slots.clone().acquire_owned() => match permit {
-                    Ok(p) => p,
-                    Err(_) => break,
-                },
-            };
-            let free = slots.available_permits() + 1;
-            let received = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                r = this.queue.receive(
-                    &this.streams.stream,
-                    &this.streams.group,
-                    &this.consumer,
-                    free,
-                    Duration::from_secs(1),
-                ) => r,
-            };
-            let deliveries = match received {
-                Ok(d) => d,
-                Err(err) => {
-                    tracing::warn!(error = %err, "receiving NOD jobs failed");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
-                }
-            };
-            let mut first = Some(first);
-            for delivery in deliveries {
-                let permit = match first.take() {
-                    Some(p) => p,
-                    None => match slots.clone().acquire_owned().await {
-                        Ok(p) => p,
-                        Err(_) => break,
-                    },
-                };
-                let this = this.clone();
-                tokio::spawn(async move {
-                    this.settle(delivery).await;
-                    drop(permit);
-                });
-            }
-        }
-        // Drain: every slot back means every job in flight has been settled.
-        let all = u32::try_from(this.concurrency).unwrap_or(u32::MAX);
-        let _ = slots.acquire_many(all).await;
+        td_jobs::consume(queue, consumer, shutdown, move |delivery| {
+            let this = this.clone();
+            async move { this.settle(delivery).await }
+        })
+        .await;
     }
 
     async fn settle(&self, delivery: Delivery) {

@@ -107,17 +107,9 @@ pub struct App {
 
 impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = td_store::connect(
-            settings.database.url.expose_secret(),
-            settings.database.max_connections,
-            Duration::from_millis(settings.database.connect_timeout_ms),
-        )
-        .await?;
-        if settings.database.migrate_on_start {
-            td_store::migrate(&db)
-                .await
-                .context("migrating the database")?;
-        }
+        let db = td_store::open(&settings.database, settings.database.migrate_on_start)
+            .await
+            .context("opening the database")?;
         let queue: Arc<dyn JobQueue> = Arc::new(
             RedisQueue::connect(settings.redis.url.expose_secret(), settings.jobs.clone())
                 .await

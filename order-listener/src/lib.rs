@@ -9,7 +9,6 @@ pub mod intake;
 pub mod relay;
 
 use anyhow::Context;
-use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,15 +74,9 @@ pub struct App {
 
 impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = td_store::connect(
-            settings.database.url.expose_secret(),
-            settings.database.max_connections,
-            Duration::from_millis(settings.database.connect_timeout_ms),
-        )
-        .await?;
-        if settings.database.migrate_on_start {
-            td_store::migrate(&db).await?;
-        }
+        let db = td_store::open(&settings.database, settings.database.migrate_on_start)
+            .await
+            .context("opening the database")?;
         let sink = Arc::new(KafkaSink::new(&settings.kafka)?);
         let health = HttpServer::bind(
             settings.order_listener.health_addr,

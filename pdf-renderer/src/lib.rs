@@ -14,7 +14,6 @@ pub use render::{RenderError, Renderer};
 pub use service::{CreateOrGet, PdfError, PdfService};
 
 use anyhow::Context;
-use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -106,17 +105,9 @@ pub struct App {
 
 impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = td_store::connect(
-            settings.database.url.expose_secret(),
-            settings.database.max_connections,
-            Duration::from_millis(settings.database.connect_timeout_ms),
-        )
-        .await?;
-        if settings.database.migrate_on_start {
-            td_store::migrate(&db)
-                .await
-                .context("migrating the database")?;
-        }
+        let db = td_store::open(&settings.database, settings.database.migrate_on_start)
+            .await
+            .context("opening the database")?;
         let health = HttpServer::bind(
             settings.pdf_renderer.health_addr,
             health_routes(td_runtime::database_ready(db.clone())),

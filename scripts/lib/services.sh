@@ -156,7 +156,7 @@ ensure_database() { # name
     [ -n "$(psql_admin -At -c "select 1 from pg_database where datname = '$name'")" ]
 }
 
-# ---- aiosmtpd: the SMTP server the mailer's tests send to (mailer/tests/smtp_server.py) ----
+# ---- aiosmtpd: the SMTP server the mailer's tests send to (crates/testkit/smtp_server.py) ----
 
 AIOSMTPD_VERSION=1.4.6
 TD_VENV="$HOME/.cache/ticket-distribution/venv"

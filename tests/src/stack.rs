@@ -39,6 +39,9 @@ pub struct Stack {
     pub listener: Option<Process>,
     pub gateway_process: Option<Process>,
     pub pdf_renderer: Option<Process>,
+    /// pdf-renderer's gRPC address.
+    pub pdf_grpc: String,
+    pub mailer: Option<Process>,
 }
 
 impl Stack {
@@ -130,7 +133,7 @@ impl Stack {
             ("TD__GATEWAY__PDF_WAIT_MS", "3000".to_owned()),
             ("TD__ORDER_LISTENER__GRPC_ADDR", grpc),
             ("TD__NOD_DISTRIBUTOR__GRPC_ADDR", distributor_grpc.clone()),
-            ("TD__PDF_RENDERER__GRPC_ADDR", pdf_grpc),
+            ("TD__PDF_RENDERER__GRPC_ADDR", pdf_grpc.clone()),
         ];
         let mut nod = None;
         let mut nod_processes = Vec::new();
@@ -167,6 +170,8 @@ impl Stack {
             listener: None,
             gateway_process: Some(Process::start("api-gateway", &[], &gateway_env)),
             pdf_renderer: Some(pdf_renderer),
+            pdf_grpc,
+            mailer: None,
         };
         stack.start_listener().await;
         if with_nod {
@@ -194,6 +199,40 @@ impl Stack {
             .map(|(_, v)| v.clone())
             .expect("health addr");
         self.listener = Some(process);
+        wait_ok(
+            &format!("http://{health}/health/ready"),
+            Duration::from_secs(30),
+        )
+        .await;
+    }
+
+    /// Starts the mailer against the SMTP server at `smtp_url` (jobs on the real Redis, on a
+    /// stream named after this stack's environment), with short retries; `extra` settings
+    /// override. Returns when it is ready.
+    pub async fn start_mailer(&mut self, smtp_url: &str, extra: &[(&'static str, String)]) {
+        let health = free_addr();
+        let mut env = vec![
+            ("TD__ENVIRONMENT", self.env.clone()),
+            ("TD__DATABASE__URL", self.db.url.clone()),
+            ("TD__MAILER__SMTP_URL", smtp_url.to_owned()),
+            ("TD__MAILER__HEALTH_ADDR", health.clone()),
+            ("TD__MAILER__FROM_ADDRESS", "billett@example.org".to_owned()),
+            ("TD__MAILER__FROM_NAME", "Billettsalg".to_owned()),
+            ("TD__MAILER__DISPATCH_INTERVAL_MS", "50".to_owned()),
+            ("TD__MAILER__SEND_TIMEOUT_MS", "5000".to_owned()),
+            ("TD__MAILER__CONNECT_TIMEOUT_MS", "2000".to_owned()),
+            ("TD__PDF_RENDERER__GRPC_ADDR", self.pdf_grpc.clone()),
+            ("TD__GATEWAY__PUBLIC_BASE_URL", self.gateway.clone()),
+            ("TD__JOBS__RETRY_BASE_MS", "200".to_owned()),
+            ("TD__JOBS__RETRY_MAX_MS", "1000".to_owned()),
+            ("TD__JOBS__MAX_ATTEMPTS", "20".to_owned()),
+            ("TD__SHUTDOWN__DRAIN_DEADLINE_MS", "5000".to_owned()),
+        ];
+        for (k, v) in extra {
+            env.retain(|(key, _)| key != k);
+            env.push((k, v.clone()));
+        }
+        self.mailer = Some(Process::start("mailer", &[], &env));
         wait_ok(
             &format!("http://{health}/health/ready"),
             Duration::from_secs(30),

@@ -76,9 +76,61 @@ async fn the_embedded_default_serves_the_demo_orders_and_stops_on_sigterm() {
     let pages = pdfs[0]["ticketDistributionIds"].as_array().unwrap().len();
     assert_eq!(td_testkit::pdf::page_count(&bytes), pages);
 
+    // E-mail works too: the mail is written as an .eml file in the data directory.
+    let tickets: Vec<&serde_json::Value> = pdfs
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["ticketDistributionIds"].as_array().unwrap())
+        .collect();
+    let response = client
+        .post(format!("http://{addr}/v1/pdf-tickets/DEMO0003/send"))
+        .header("ET-Client-Name", "e2e-test")
+        .json(&serde_json::json!({"emailAddress": "kari@example.no", "ticketDistributionIds": tickets, "language": "eng"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let send_id = response.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let sent = loop {
+        let send: serde_json::Value = client
+            .get(format!("http://{addr}/v1/pdf-tickets/sends/{send_id}"))
+            .header("ET-Client-Name", "e2e-test")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if send["status"] == "SENT" {
+            break send;
+        }
+        assert!(std::time::Instant::now() < deadline, "not SENT: {send}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let eml = data_dir
+        .join("mails")
+        .join(format!("{}.eml", sent["smtpQueueId"].as_str().unwrap()));
+    let raw = std::fs::read_to_string(&eml)
+        .unwrap_or_else(|e| panic!("{} is written: {e}", eml.display()));
+    assert!(raw.contains("\r\nTo: kari@example.no\r\n"), "{raw}");
+    assert!(
+        raw.contains("Subject: Your tickets for order DEMO0003"),
+        "{raw}"
+    );
+    assert_eq!(raw.matches("Content-Type: application/pdf").count(), 2);
+
     let printed = process.output();
     let status = process.terminate(Duration::from_secs(10));
     assert!(status.success(), "exit status {status}");
+    assert!(
+        printed.contains(&eml.display().to_string()),
+        "the embedded default prints the mail's path"
+    );
     assert!(
         printed.contains(&format!("curl -s -H 'ET-Client-Name: demo-cli' 'http://{addr}/v1/ticket-distribution-groups?orderId=in:DEMO0001,DEMO0002,DEMO0003'")),
         "the demo prints a ready-to-paste curl: {printed}"
@@ -130,4 +182,45 @@ async fn a_bad_setting_stops_start_up_naming_the_key() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("gateway.addr"), "{stderr}");
+}
+
+#[tokio::test]
+async fn api_gateway_migrate_applies_the_migrations_once_from_several_runs_at_once() {
+    let db = td_testkit::postgres_empty().await;
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(td_e2e::binary("api-gateway"))
+                .arg("migrate")
+                .env("TD__DATABASE__URL", &db.url)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start api-gateway migrate")
+        })
+        .collect();
+    for run in runs {
+        let output = run.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    use td_store::sea_orm::ConnectionTrait;
+    for table in ["ticket_distributions", "pdf_sends", "outbox"] {
+        db.db
+            .execute_unprepared(&format!("SELECT count(*) FROM {table}"))
+            .await
+            .unwrap_or_else(|e| panic!("table {table} after migrate: {e}"));
+    }
+    let unknown = std::process::Command::new(td_e2e::binary("api-gateway"))
+        .arg("migrat")
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("migrate"),
+        "a mistyped command names the right one"
+    );
 }

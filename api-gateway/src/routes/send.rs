@@ -217,20 +217,27 @@ pub async fn send(
         }
     }
 
-    let (per_order, per_address) = mail::recent_sends(
-        &state.db,
-        &order_id,
-        address.as_ref(),
-        now - Duration::hours(1),
-    )
-    .await?;
-    if per_order >= state.mail_limits.per_order_per_hour
-        || per_address >= state.mail_limits.per_address_per_hour
-    {
+    let window = Duration::hours(1);
+    let (per_order, per_address) =
+        mail::recent_sends(&state.db, &order_id, address.as_ref(), now - window).await?;
+    // Room comes back when the oldest send of each full window leaves it.
+    let free_at = [
+        (per_order, state.mail_limits.per_order_per_hour),
+        (per_address, state.mail_limits.per_address_per_hour),
+    ]
+    .iter()
+    .filter(|(recent, limit)| recent.count >= *limit)
+    .map(|(recent, _)| recent.oldest.map_or(now, |t| t + window))
+    .max();
+    if let Some(free_at) = free_at {
+        let wait = (free_at - now).num_seconds().max(0) as u64 + 1;
         return Err(ApiError::new(
             ErrorCode::TooManyRequests,
-            "Too many e-mails for this order or address in the last hour. Try again later.",
-        ));
+            format!(
+                "Too many e-mails for this order or address in the last hour. Try again in {wait} s."
+            ),
+        )
+        .retry_after(wait));
     }
 
     let new = NewSend {

@@ -48,7 +48,11 @@ pub async fn status(
             "Parameter `ticketDistributionId` must be a UUID.",
         )
     })?;
-    let row = match state.status_cache.as_ref().and_then(|c| c.get(&uuid)) {
+    let cached = match state.status_cache.as_ref() {
+        Some(cache) => cache.get_fresh(&uuid).await,
+        None => None,
+    };
+    let row = match cached {
         Some(row) => row,
         None => {
             let epoch = state.status_cache.as_ref().map(|c| c.epoch());

@@ -22,18 +22,16 @@ use pdf_renderer::{qr_payload, Renderer, TicketDocument, TicketSheet};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use td_bench::{drop_database, mb, rss_kb, start_pdf_renderer, RssSampler};
 use td_domain::Language;
-use td_e2e::{free_addr, wait_ok, Process};
 use td_proto::v1::pdf_renderer_client::PdfRendererClient;
 use td_proto::v1::RenderRequest;
 use td_store::entity::group;
 use td_store::record::{record_order_event, Origin};
-use td_store::sea_orm::{ConnectionTrait, EntityTrait};
+use td_store::sea_orm::EntityTrait;
 use td_store::TransactionTrait;
-use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 struct Args {
@@ -576,40 +574,6 @@ fn seeded_order(n: usize, rng: &mut fastrand::Rng) -> anyhow::Result<Value> {
     Ok(event)
 }
 
-/// Drops the benchmark's database once the renderer has stopped.
-async fn drop_database(test_db: td_testkit::TestDb) -> anyhow::Result<()> {
-    let name = test_db
-        .url
-        .rsplit_once('/')
-        .map(|(_, name)| name.to_owned())
-        .context("a database URL ends with its name")?;
-    test_db.db.close().await?;
-    let admin = td_store::connect(
-        &td_testkit::postgres_admin_url(),
-        1,
-        Duration::from_secs(10),
-    )
-    .await?;
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await?;
-    admin.close().await?;
-    Ok(())
-}
-
-fn rss_kb(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS in /proc/<pid>/status")
-}
-
-fn mb(kb: u64) -> f64 {
-    kb as f64 / 1024.0
-}
-
 async fn memory(orders: usize, callers: usize, duration: Duration) -> anyhow::Result<()> {
     let test_db = td_testkit::postgres().await;
     let mut rng = fastrand::Rng::with_seed(7);
@@ -628,45 +592,10 @@ async fn memory(orders: usize, callers: usize, duration: Duration) -> anyhow::Re
         .collect();
     anyhow::ensure!(!groups.is_empty(), "seeding made no groups");
 
-    let grpc = free_addr();
-    let health = free_addr();
-    let mut process = Process::start(
-        "pdf-renderer",
-        &[],
-        &[
-            ("TD__DATABASE__URL", test_db.url.clone()),
-            ("TD__PDF_RENDERER__GRPC_ADDR", grpc.clone()),
-            ("TD__PDF_RENDERER__HEALTH_ADDR", health.clone()),
-        ],
-    );
-    wait_ok(
-        &format!("http://{health}/health/ready"),
-        Duration::from_secs(30),
-    )
-    .await;
+    let (mut process, grpc) = start_pdf_renderer(&test_db.url).await;
     let pid = process.child().id();
     let idle = rss_kb(pid)?;
-
-    let stop = CancellationToken::new();
-    let peak = Arc::new(AtomicU64::new(idle));
-    let sampler = tokio::spawn({
-        let stop = stop.clone();
-        let peak = peak.clone();
-        async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
-            let mut samples = 0u64;
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return samples,
-                    _ = tick.tick() => {}
-                }
-                if let Ok(kb) = rss_kb(pid) {
-                    peak.fetch_max(kb, Ordering::Relaxed);
-                    samples += 1;
-                }
-            }
-        }
-    });
+    let sampler = RssSampler::start(pid);
 
     let client = PdfRendererClient::connect(format!("http://{grpc}"))
         .await?
@@ -716,9 +645,8 @@ async fn memory(orders: usize, callers: usize, duration: Duration) -> anyhow::Re
     }
     let elapsed = started.elapsed().as_secs_f64();
     let last = rss_kb(pid)?;
-    stop.cancel();
-    let samples = sampler.await?;
-    let peak = peak.load(Ordering::Relaxed).max(last);
+    let (peak, samples) = sampler.stop().await;
+    let peak = peak.max(last);
     process.terminate(Duration::from_secs(10));
     drop_database(test_db).await?;
     println!(

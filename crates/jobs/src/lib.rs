@@ -21,6 +21,7 @@
 
 mod backoff;
 mod config;
+mod consume;
 mod error;
 mod job;
 mod memory;
@@ -29,6 +30,7 @@ mod settle;
 
 pub use backoff::retry_delay;
 pub use config::QueueConfig;
+pub use consume::{consume, repeat_passes, Consumer};
 pub use error::JobError;
 pub use job::{DeadLetter, Delivery, Enqueued, Job, QueueStats, RetryOutcome};
 pub use memory::InMemoryQueue;
@@ -47,6 +49,27 @@ pub(crate) fn deadline_after(block_timeout: std::time::Duration) -> tokio::time:
     let now = tokio::time::Instant::now();
     now.checked_add(block_timeout)
         .unwrap_or_else(|| now + std::time::Duration::from_secs(365 * 24 * 3600))
+}
+
+/// Enqueues `jobs` on `stream` in order until one cannot go in (a full queue, Redis
+/// unreachable: the rest waits for the producer's next pass); returns the keys of those that
+/// went in, duplicates included.
+pub async fn enqueue_all<K>(
+    queue: &dyn JobQueue,
+    stream: &str,
+    jobs: impl IntoIterator<Item = (K, Job)>,
+) -> Vec<K> {
+    let mut enqueued = Vec::new();
+    for (key, job) in jobs {
+        match queue.enqueue(stream, &job).await {
+            Ok(_) => enqueued.push(key),
+            Err(err) => {
+                tracing::warn!(error = %err, %stream, "enqueueing paused");
+                break;
+            }
+        }
+    }
+    enqueued
 }
 
 /// The name of the dead-letter stream of `stream`.

@@ -61,6 +61,17 @@ time_zone = "Europe/Oslo"
 [mailer]
 health_addr = "127.0.0.1:8084"
 smtp_url = "smtp://127.0.0.1:2525"
+from_address = "tickets@localhost"
+max_message_bytes = 10485760
+concurrency = 8
+dispatch_interval_ms = 200
+redispatch_after_ms = 300000
+pdf_wait_ms = 10000
+connect_timeout_ms = 10000
+send_timeout_ms = 15000
+pool_max_size = 4
+
+[upstreams]
 
 [nod]
 base_url = "http://127.0.0.1:8090"

@@ -47,6 +47,8 @@ pub struct Settings {
     pub nod_distributor: NodDistributorSettings,
     pub pdf_renderer: PdfRendererSettings,
     pub mailer: MailerSettings,
+    /// Where the gRPC workers are reached by the workers that call them.
+    pub upstreams: UpstreamSettings,
     /// How NOD is reached: base URL, timeouts, retries.
     pub nod: td_nod::NodClientSettings,
     /// The job queues (NOD jobs, mail jobs): retries, visibility timeout, bounds.
@@ -54,17 +56,7 @@ pub struct Settings {
     pub shutdown: ShutdownSettings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseSettings {
-    /// `postgres://…` in production, `sqlite://…?mode=rwc` for the embedded default.
-    pub url: SecretString,
-    pub max_connections: u32,
-    pub connect_timeout_ms: u64,
-    /// Apply pending migrations at start (under a lock, so replicas never race). Turn off
-    /// where a migration Job owns the schema.
-    pub migrate_on_start: bool,
-}
+pub use td_store::DatabaseSettings;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,6 +88,10 @@ impl KafkaSettings {
     pub fn consumer_properties(&self) -> Vec<(String, String)> {
         librdkafka_names(&self.consumer)
     }
+}
+
+fn upstream(url: &Option<String>, listen: SocketAddr) -> String {
+    url.clone().unwrap_or_else(|| format!("http://{listen}"))
 }
 
 fn librdkafka_names(map: &BTreeMap<String, String>) -> Vec<(String, String)> {
@@ -165,11 +161,48 @@ pub struct PdfRendererSettings {
     pub operator_names: BTreeMap<String, String>,
 }
 
+/// The gRPC services as their callers reach them (`http://order-listener:50051` on
+/// Kubernetes). Unset, a caller uses the service's own listen address on this machine
+/// (`http://<grpc_addr>`), which is right when everything runs on one host.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSettings {
+    pub order_listener: Option<String>,
+    pub nod_distributor: Option<String>,
+    pub pdf_renderer: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailerSettings {
     pub health_addr: SocketAddr,
+    /// The SMTP server: `smtp://host:port` (plain), `smtp://user:pass@host?tls=required`
+    /// (STARTTLS), `smtps://user:pass@host` (TLS from the start).
     pub smtp_url: SecretString,
+    /// The sender's address (`From`).
+    pub from_address: String,
+    /// The sender's display name, e.g. the operator's name.
+    pub from_name: Option<String>,
+    /// Right-hand side of Message-IDs; the sender address's domain when unset.
+    pub message_id_domain: Option<String>,
+    /// Largest message with the PDFs attached, as sent; a send whose PDFs would make it
+    /// larger carries links to `GET /v1/pdf-tickets/{id}/content` instead
+    /// (under `gateway.public_base_url`).
+    pub max_message_bytes: usize,
+    /// Sends delivered at once by one replica.
+    pub concurrency: usize,
+    /// How often the dispatcher looks for sends due for a mail job.
+    pub dispatch_interval_ms: u64,
+    /// A send still waiting this long after its job was enqueued gets a new job.
+    pub redispatch_after_ms: u64,
+    /// How long one attempt waits for the order's PDFs to be made.
+    pub pdf_wait_ms: u64,
+    /// Opening an SMTP connection gives up after this long.
+    pub connect_timeout_ms: u64,
+    /// One SMTP delivery, connection to final reply, gives up after this long.
+    pub send_timeout_ms: u64,
+    /// Open SMTP connections kept for reuse, at most.
+    pub pool_max_size: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -311,10 +344,87 @@ impl Settings {
                 ));
             }
         }
+        for (key, url) in [
+            ("upstreams.order_listener", &self.upstreams.order_listener),
+            ("upstreams.nod_distributor", &self.upstreams.nod_distributor),
+            ("upstreams.pdf_renderer", &self.upstreams.pdf_renderer),
+        ] {
+            if let Some(url) = url {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(invalid(key, "must be an http:// or https:// URL"));
+                }
+            }
+        }
+        self.validate_mailer()?;
         if let Err(e) = self.jobs.validate() {
             return Err(invalid("jobs", e.to_string()));
         }
         Ok(())
+    }
+
+    fn validate_mailer(&self) -> Result<(), SettingsError> {
+        let m = &self.mailer;
+        let Some((local, domain)) = m.from_address.rsplit_once('@') else {
+            return Err(invalid("mailer.from_address", "must be an e-mail address"));
+        };
+        if local.is_empty() || domain.is_empty() || m.from_address.chars().any(char::is_control) {
+            return Err(invalid("mailer.from_address", "must be an e-mail address"));
+        }
+        if m.concurrency == 0 {
+            return Err(invalid("mailer.concurrency", "must be at least 1"));
+        }
+        if m.max_message_bytes < 32 * 1024 {
+            return Err(invalid(
+                "mailer.max_message_bytes",
+                "must be at least 32768",
+            ));
+        }
+        if m.send_timeout_ms == 0 || m.connect_timeout_ms == 0 {
+            return Err(invalid(
+                "mailer.send_timeout_ms",
+                "timeouts must be at least 1 ms",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a mail attempt (waiting for PDFs, rendering, sending) ends before its job
+    /// may be taken over by another mailer replica; otherwise two replicas could deliver one
+    /// send. Checked by the mailer at start, since only it depends on it.
+    pub fn check_mail_attempt_fits_lease(&self) -> Result<(), SettingsError> {
+        let m = &self.mailer;
+        if m.pdf_wait_ms + m.send_timeout_ms + 30_000 > self.jobs.visibility_timeout_ms {
+            return Err(invalid(
+                "mailer.send_timeout_ms",
+                format!(
+                    "mailer.pdf_wait_ms + mailer.send_timeout_ms + 30 s of rendering must stay \
+                     below jobs.visibility_timeout_ms ({} ms)",
+                    self.jobs.visibility_timeout_ms
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// order-listener's gRPC service as its callers reach it.
+    pub fn order_listener_url(&self) -> String {
+        upstream(
+            &self.upstreams.order_listener,
+            self.order_listener.grpc_addr,
+        )
+    }
+
+    /// nod-distributor's gRPC service as its callers reach it.
+    pub fn nod_distributor_url(&self) -> String {
+        upstream(
+            &self.upstreams.nod_distributor,
+            self.nod_distributor.grpc_addr,
+        )
+    }
+
+    /// pdf-renderer's gRPC service as its callers reach it.
+    pub fn pdf_renderer_url(&self) -> String {
+        upstream(&self.upstreams.pdf_renderer, self.pdf_renderer.grpc_addr)
     }
 
     /// `order-events-<env>` and the other topic names.
@@ -383,6 +493,37 @@ mod tests {
         assert!(
             text.contains("database.url") && text.contains("TD__DATABASE__URL"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_mail_attempt_must_end_before_its_job_can_be_taken_over() {
+        let s = Settings::load_from(None, env(&[])).expect("defaults");
+        assert!(s.check_mail_attempt_fits_lease().is_ok());
+        let s = Settings::load_from(None, env(&[("TD__JOBS__VISIBILITY_TIMEOUT_MS", "5000")]))
+            .expect("other workers may use a short lease");
+        let err = s.check_mail_attempt_fits_lease().unwrap_err().to_string();
+        assert!(err.contains("jobs.visibility_timeout_ms"), "{err}");
+    }
+
+    #[test]
+    fn upstreams_default_to_the_local_listen_address_and_must_be_urls() {
+        let s = Settings::load_from(None, env(&[])).expect("defaults");
+        assert_eq!(s.pdf_renderer_url(), "http://127.0.0.1:50053");
+        let s = Settings::load_from(
+            None,
+            env(&[("TD__UPSTREAMS__PDF_RENDERER", "http://pdf-renderer:50053")]),
+        )
+        .expect("settings");
+        assert_eq!(s.pdf_renderer_url(), "http://pdf-renderer:50053");
+        let err = Settings::load_from(
+            None,
+            env(&[("TD__UPSTREAMS__ORDER_LISTENER", "order-listener:50051")]),
+        )
+        .expect_err("not a URL");
+        assert!(
+            err.to_string().contains("upstreams.order_listener"),
+            "{err}"
         );
     }
 

@@ -9,8 +9,8 @@ use crate::StoreError;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionTrait,
 };
 use td_domain::ids::OrganisationId;
 use uuid::Uuid;
@@ -149,24 +149,55 @@ where
     Ok(CreateOutcome::Created(model))
 }
 
-/// How many sends were recorded since `since` for the order and for the address (the rate
-/// limits of the send endpoint).
+/// Sends recorded within a window, for one order or one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Recent {
+    pub count: u64,
+    /// When the oldest of them was recorded: the window has room again once it has left.
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+async fn recent<C: ConnectionTrait>(
+    conn: &C,
+    filter: Condition,
+    since: DateTime<Utc>,
+) -> Result<Recent, StoreError> {
+    let row: Option<(i64, Option<DateTime<Utc>>)> = pdf_send::Entity::find()
+        .select_only()
+        .column_as(Expr::col(pdf_send::Column::Id).count(), "count")
+        .column_as(Expr::col(pdf_send::Column::CreatedAt).min(), "oldest")
+        .filter(filter)
+        .filter(pdf_send::Column::CreatedAt.gte(since))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let (count, oldest) = row.unwrap_or((0, None));
+    Ok(Recent {
+        count: u64::try_from(count).unwrap_or(0),
+        oldest,
+    })
+}
+
+/// The sends recorded since `since` for the order and for the address (the rate limits of
+/// the send endpoint).
 pub async fn recent_sends<C: ConnectionTrait>(
     conn: &C,
     order_id: &str,
     email_address: &str,
     since: DateTime<Utc>,
-) -> Result<(u64, u64), StoreError> {
-    let per_order = pdf_send::Entity::find()
-        .filter(pdf_send::Column::OrderId.eq(order_id))
-        .filter(pdf_send::Column::CreatedAt.gte(since))
-        .count(conn)
-        .await?;
-    let per_address = pdf_send::Entity::find()
-        .filter(pdf_send::Column::EmailAddress.eq(email_address))
-        .filter(pdf_send::Column::CreatedAt.gte(since))
-        .count(conn)
-        .await?;
+) -> Result<(Recent, Recent), StoreError> {
+    let per_order = recent(
+        conn,
+        Condition::all().add(pdf_send::Column::OrderId.eq(order_id)),
+        since,
+    )
+    .await?;
+    let per_address = recent(
+        conn,
+        Condition::all().add(pdf_send::Column::EmailAddress.eq(email_address)),
+        since,
+    )
+    .await?;
     Ok((per_order, per_address))
 }
 
@@ -224,12 +255,15 @@ pub async fn mark_enqueued<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Starts a delivery attempt: a QUEUED or SENDING send becomes SENDING with one more
-/// attempt. `None` when the send is SENT or FAILED already (nothing to do) or unknown.
+/// Starts a delivery attempt: a QUEUED send becomes SENDING with one more attempt. A send
+/// SENDING since before `now - stale_after` is taken over too (its worker died mid-attempt).
+/// `None` when the send is SENT or FAILED (nothing to do), unknown, or in an attempt of
+/// another worker right now: of two concurrent jobs for one send, one attempts it.
 pub async fn begin_attempt<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
     now: DateTime<Utc>,
+    stale_after: Duration,
 ) -> Result<Option<pdf_send::Model>, StoreError> {
     let updated = pdf_send::Entity::update_many()
         .col_expr(pdf_send::Column::Status, Expr::value(SENDING))
@@ -239,7 +273,15 @@ pub async fn begin_attempt<C: ConnectionTrait>(
         )
         .col_expr(pdf_send::Column::UpdatedAt, Expr::value(now))
         .filter(pdf_send::Column::Id.eq(id))
-        .filter(pdf_send::Column::Status.is_in([QUEUED, SENDING]))
+        .filter(
+            Condition::any()
+                .add(pdf_send::Column::Status.eq(QUEUED))
+                .add(
+                    Condition::all()
+                        .add(pdf_send::Column::Status.eq(SENDING))
+                        .add(pdf_send::Column::UpdatedAt.lte(now - stale_after)),
+                ),
+        )
         .exec(conn)
         .await?;
     if updated.rows_affected == 0 {
@@ -248,14 +290,17 @@ pub async fn begin_attempt<C: ConnectionTrait>(
     Ok(pdf_send::Entity::find_by_id(id).one(conn).await?)
 }
 
-/// Records a transient failure: the send stays SENDING (a retry follows).
-pub async fn record_error<C: ConnectionTrait>(
+/// Ends an attempt that did not deliver: the send becomes `status` with `error`, unless it
+/// is SENT or FAILED already.
+async fn end_attempt<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
+    status: &str,
     error: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     pdf_send::Entity::update_many()
+        .col_expr(pdf_send::Column::Status, Expr::value(status))
         .col_expr(pdf_send::Column::LastError, Expr::value(error))
         .col_expr(pdf_send::Column::UpdatedAt, Expr::value(now))
         .filter(pdf_send::Column::Id.eq(id))
@@ -263,6 +308,16 @@ pub async fn record_error<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// Records a transient failure: the send is QUEUED again, with the error, until its retry.
+pub async fn record_error<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    end_attempt(conn, id, QUEUED, error, now).await
 }
 
 /// Ends a send FAILED with the error (a permanent refusal, or retries exhausted).
@@ -272,15 +327,7 @@ pub async fn mark_failed<C: ConnectionTrait>(
     error: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    pdf_send::Entity::update_many()
-        .col_expr(pdf_send::Column::Status, Expr::value(FAILED))
-        .col_expr(pdf_send::Column::LastError, Expr::value(error))
-        .col_expr(pdf_send::Column::UpdatedAt, Expr::value(now))
-        .filter(pdf_send::Column::Id.eq(id))
-        .filter(pdf_send::Column::Status.is_in([QUEUED, SENDING]))
-        .exec(conn)
-        .await?;
-    Ok(())
+    end_attempt(conn, id, FAILED, error, now).await
 }
 
 /// Marks a send SENT with what the SMTP server said, and its tickets `distributedAsPdf`,

@@ -5,10 +5,10 @@
 use crate::entity::{group, group_order_version, order, ticket_distribution as td};
 use crate::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, Query, SimpleExpr, SubQueryStatement};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Value,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Value,
 };
 use td_domain::ids::{OrderId, OrganisationId, TicketDistributionId};
 use uuid::Uuid;
@@ -258,39 +258,71 @@ pub struct StatusRow {
     pub in_latest_confirmed_version: bool,
 }
 
+/// A ticket with what its validity depends on, read in one statement, so that the ticket,
+/// its group and the order's latest confirmed version come from one snapshot: a reader
+/// never mixes the ticket before a change with the order after it.
 pub async fn distribution_status<C: ConnectionTrait>(
     conn: &C,
     scope: Option<OrganisationId>,
     id: TicketDistributionId,
 ) -> Result<Option<StatusRow>, StoreError> {
-    let mut query = td::Entity::find_by_id(id.0);
+    let group_version = Query::select()
+        .column((group::Entity, group::Column::OrderVersion))
+        .from(group::Entity)
+        .and_where(
+            Expr::col((group::Entity, group::Column::Id)).equals((td::Entity, td::Column::GroupId)),
+        )
+        .to_owned();
+    let latest_version = Query::select()
+        .column((order::Entity, order::Column::LatestConfirmedVersion))
+        .from(order::Entity)
+        .and_where(
+            Expr::col((order::Entity, order::Column::OrderId))
+                .equals((td::Entity, td::Column::OrderId)),
+        )
+        .to_owned();
+    let in_latest = Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(group_order_version::Entity)
+            .and_where(
+                Expr::col((
+                    group_order_version::Entity,
+                    group_order_version::Column::GroupId,
+                ))
+                .equals((td::Entity, td::Column::GroupId)),
+            )
+            .and_where(
+                Expr::col((
+                    group_order_version::Entity,
+                    group_order_version::Column::OrderVersion,
+                ))
+                .in_subquery(latest_version),
+            )
+            .to_owned(),
+    );
+    let mut query = td::Entity::find_by_id(id.0)
+        .expr_as(
+            SimpleExpr::SubQuery(
+                None,
+                Box::new(SubQueryStatement::SelectStatement(group_version)),
+            ),
+            "status_group_order_version",
+        )
+        .expr_as(in_latest, "status_in_latest_confirmed_version");
     if let Some(org) = scope {
         query = query.filter(td::Column::OrganisationId.eq(org.0));
     }
-    let Some(distribution) = query.one(conn).await? else {
+    let statement = query.build(conn.get_database_backend());
+    let Some(row) = conn.query_one(statement).await? else {
         return Ok(None);
     };
-    let group_order_version: Option<i32> = group::Entity::find_by_id(distribution.group_id)
-        .select_only()
-        .column(group::Column::OrderVersion)
-        .into_tuple()
-        .one(conn)
-        .await?;
+    let distribution = td::Model::from_query_result(&row, "")?;
+    let group_order_version: Option<i32> = row.try_get("", "status_group_order_version")?;
     let group_order_version = group_order_version
         .ok_or_else(|| StoreError::Corrupt(format!("ticket {} has no group", distribution.id)))?;
-    let latest: Option<Option<i32>> = order::Entity::find_by_id(distribution.order_id.clone())
-        .select_only()
-        .column(order::Column::LatestConfirmedVersion)
-        .into_tuple()
-        .one(conn)
-        .await?;
-    let in_latest_confirmed_version = match latest.flatten() {
-        Some(v) => group_order_version::Entity::find_by_id((distribution.group_id, v))
-            .one(conn)
-            .await?
-            .is_some(),
-        None => false,
-    };
+    let in_latest_confirmed_version: bool =
+        row.try_get("", "status_in_latest_confirmed_version")?;
     Ok(Some(StatusRow {
         distribution,
         group_order_version,

@@ -12,6 +12,9 @@ use td_store::record::{record_order_event, Origin, RecordOutcome};
 use td_store::DatabaseConnection;
 use uuid::Uuid;
 
+/// How long an attempt may run before another worker takes the send over.
+const STALE: Duration = Duration::minutes(1);
+
 fn at(minutes: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2027, 2, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes)
 }
@@ -90,7 +93,16 @@ async fn idempotency(db: &DatabaseConnection) {
     let (per_order, per_address) = mail::recent_sends(db, "O1", "a@example.com", at(-10))
         .await
         .unwrap();
-    assert_eq!((per_order, per_address), (1, 1), "one send recorded");
+    assert_eq!(
+        (per_order.count, per_address.count),
+        (1, 1),
+        "one send recorded"
+    );
+    assert_eq!(per_order.oldest, Some(at(0)), "recorded at(0)");
+    let (later, _) = mail::recent_sends(db, "O1", "a@example.com", at(1))
+        .await
+        .unwrap();
+    assert_eq!(later, mail::Recent::default(), "outside the window");
 
     // Concurrent requests with one key record one send.
     let racers = (0..6).map(|_| {
@@ -123,7 +135,7 @@ async fn idempotency(db: &DatabaseConnection) {
     let (per_order, _) = mail::recent_sends(db, "O2", "c@example.com", at(-10))
         .await
         .unwrap();
-    assert_eq!(per_order, 1);
+    assert_eq!(per_order.count, 1);
 }
 
 async fn dispatch_and_delivery(db: &DatabaseConnection) {
@@ -154,7 +166,7 @@ async fn dispatch_and_delivery(db: &DatabaseConnection) {
         .unwrap();
     assert!(due.contains(&send.id), "a lost job is enqueued again");
 
-    let attempt = mail::begin_attempt(db, send.id, at(6))
+    let attempt = mail::begin_attempt(db, send.id, at(6), STALE)
         .await
         .unwrap()
         .unwrap();
@@ -162,14 +174,32 @@ async fn dispatch_and_delivery(db: &DatabaseConnection) {
         (attempt.status.as_str(), attempt.attempts),
         (mail::SENDING, 1)
     );
+    assert_eq!(
+        mail::begin_attempt(db, send.id, at(6), STALE)
+            .await
+            .unwrap(),
+        None,
+        "a second job for the send does not attempt it while the first does"
+    );
     mail::record_error(db, send.id, "connection refused", at(6))
         .await
         .unwrap();
-    let attempt = mail::begin_attempt(db, send.id, at(7))
+    let waiting = mail::send(db, None, send.id).await.unwrap().unwrap();
+    assert_eq!(
+        (waiting.status.as_str(), waiting.last_error.as_deref()),
+        (mail::QUEUED, Some("connection refused")),
+        "queued again until the retry"
+    );
+    let attempt = mail::begin_attempt(db, send.id, at(7), STALE)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(attempt.attempts, 2);
+    let taken_over = mail::begin_attempt(db, send.id, at(9), STALE)
+        .await
+        .unwrap()
+        .expect("an attempt older than stale_after is taken over (its worker died)");
+    assert_eq!(taken_over.attempts, 3);
     assert_eq!(attempt.last_error.as_deref(), Some("connection refused"));
     assert!(mail::mark_sent(db, send.id, Some("Q123"), "<m@x>", at(7))
         .await
@@ -188,7 +218,12 @@ async fn dispatch_and_delivery(db: &DatabaseConnection) {
         );
     }
     // A redelivered job finds it SENT: no new attempt, no second SENT.
-    assert_eq!(mail::begin_attempt(db, send.id, at(8)).await.unwrap(), None);
+    assert_eq!(
+        mail::begin_attempt(db, send.id, at(8), STALE)
+            .await
+            .unwrap(),
+        None
+    );
     assert!(!mail::mark_sent(db, send.id, None, "<m2@x>", at(8))
         .await
         .unwrap());
@@ -215,7 +250,7 @@ async fn dispatch_and_delivery(db: &DatabaseConnection) {
     .unwrap() else {
         panic!("created")
     };
-    mail::begin_attempt(db, refused.id, at(10))
+    mail::begin_attempt(db, refused.id, at(10), STALE)
         .await
         .unwrap()
         .unwrap();
@@ -229,7 +264,9 @@ async fn dispatch_and_delivery(db: &DatabaseConnection) {
         Some("550 5.1.1 mailbox unavailable")
     );
     assert_eq!(
-        mail::begin_attempt(db, refused.id, at(11)).await.unwrap(),
+        mail::begin_attempt(db, refused.id, at(11), STALE)
+            .await
+            .unwrap(),
         None
     );
 }

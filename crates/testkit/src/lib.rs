@@ -1,8 +1,10 @@
 //! Test support: a fresh, migrated database per test, on the real PostgreSQL
-//! (`TD_TEST_POSTGRES_URL`, default the local server) or on a SQLite file. Used by tests
-//! only; never a dependency of a binary.
+//! (`TD_TEST_POSTGRES_URL`, default the local server) or on a SQLite file; reading PDFs
+//! ([`pdf`]); a real SMTP server ([`smtp`]). Used by tests only; never a dependency of a
+//! binary.
 
 pub mod pdf;
+pub mod smtp;
 
 use sea_orm::{ConnectionTrait, Database};
 use std::time::Duration;
@@ -20,8 +22,18 @@ pub struct TestDb {
     pub url: String,
 }
 
-/// A new PostgreSQL database named `td_test_<random>`. The test script drops leftovers.
+/// A new PostgreSQL database named `td_test_<random>`, migrated. The test script drops
+/// leftovers.
 pub async fn postgres() -> TestDb {
+    let t = postgres_empty().await;
+    td_store::migrate(&t.db)
+        .await
+        .expect("migrate test database");
+    t
+}
+
+/// A new PostgreSQL database without any table, for tests of migrating itself.
+pub async fn postgres_empty() -> TestDb {
     let admin_url = postgres_admin_url();
     let name = format!("td_test_{}", uuid::Uuid::new_v4().simple());
     let admin = Database::connect(&admin_url)
@@ -40,7 +52,6 @@ pub async fn postgres() -> TestDb {
     let db = td_store::connect(&url, 5, Duration::from_secs(10))
         .await
         .expect("connect test database");
-    td_store::migrate(&db).await.expect("migrate test database");
     TestDb { db, url }
 }
 

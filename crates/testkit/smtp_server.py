@@ -11,6 +11,7 @@ outlives the test that started it.
   --reject REGEX   answer `550 5.1.1 mailbox unavailable` to RCPT of matching addresses
   --tempfail N     answer `451 4.3.0 try again later` to the first N DATA
   --stall N        never answer the first N DATA
+  --detached       keep running when stdin closes (for scripts/stack; stop it with SIGTERM)
 """
 
 import argparse
@@ -95,7 +96,8 @@ async def serve(args):
         sock=sock,
     )
     print(f"LISTENING {sock.getsockname()[1]}", flush=True)
-    threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
+    if not args.detached:
+        threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
     await server.serve_forever()
 
 
@@ -106,6 +108,7 @@ def main():
     parser.add_argument("--reject", default="")
     parser.add_argument("--tempfail", type=int, default=0)
     parser.add_argument("--stall", type=int, default=0)
+    parser.add_argument("--detached", action="store_true")
     args = parser.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
     asyncio.run(serve(args))

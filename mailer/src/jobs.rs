@@ -1,0 +1,363 @@
+//! Mail jobs: the dispatcher that feeds the queue from the sends PostgreSQL says are due, and
+//! the worker that delivers them.
+//!
+//! Why no mail is lost and none is sent twice: a job is only a reminder of a send recorded
+//! in the database. The dispatcher enqueues one for each send still QUEUED (or SENDING, when
+//! its worker died), and enqueues again when a job was lost. A worker first claims the send
+//! (QUEUED → SENDING in one conditional update, so two jobs for one send never deliver it
+//! at once), then fetches the PDFs, sends, records SENT and only then acknowledges the job:
+//! a job delivered again after a crash finds the send SENT and does nothing. The one window
+//! left is a crash after the server accepted the message and before SENT is recorded; the
+//! mail then goes out again with the same Message-ID (the send's id).
+
+use crate::{
+    attachments_fit, build_message, Attachment, MailFrom, SendError, Sent, TicketMail, Transport,
+};
+use backon::{ExponentialBuilder, Retryable};
+use serde_json::json;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use td_domain::Language;
+use td_jobs::{Delivery, Job, JobQueue, RetryOutcome};
+use td_proto::v1::pdf_renderer_client::PdfRendererClient;
+use td_proto::v1::{CreateOrGetRequest, PdfTicket};
+use td_store::entity::pdf_send;
+use td_store::mail;
+use td_store::{DatabaseConnection, TransactionTrait};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tracing::Instrument;
+use uuid::Uuid;
+
+const DISPATCH_LOCK: i64 = 7_346_031;
+const JOB_KIND: &str = "mail.send";
+
+/// Where mail jobs go and who reads them.
+#[derive(Debug, Clone)]
+pub struct Streams {
+    pub stream: String,
+    pub group: String,
+}
+
+impl Streams {
+    pub fn for_environment(environment: &str) -> Self {
+        Self {
+            stream: format!("mail-jobs-{environment}"),
+            group: "mailer".to_owned(),
+        }
+    }
+}
+
+/// Enqueues a job for every send due, in passes. On PostgreSQL one replica dispatches at a
+/// time (a transaction-scoped advisory lock).
+pub struct Dispatcher {
+    pub db: DatabaseConnection,
+    pub queue: Arc<dyn JobQueue>,
+    pub streams: Streams,
+    pub redispatch_after: Duration,
+    pub batch: u64,
+}
+
+impl Dispatcher {
+    /// One pass; returns how many jobs were enqueued.
+    pub async fn pass(&self) -> anyhow::Result<usize> {
+        let txn = self.db.begin().await?;
+        if !td_store::try_exclusive(&txn, DISPATCH_LOCK).await? {
+            return Ok(0);
+        }
+        let now = chrono::Utc::now();
+        let due = mail::due(
+            &txn,
+            now,
+            chrono::Duration::from_std(self.redispatch_after)?,
+            self.batch,
+        )
+        .await?;
+        let jobs: Vec<_> = due
+            .into_iter()
+            .map(|id| (id, Job::new(JOB_KIND, json!({ "sendId": id.to_string() }))))
+            .collect();
+        let enqueued = td_jobs::enqueue_all(self.queue.as_ref(), &self.streams.stream, jobs).await;
+        mail::mark_enqueued(&txn, &enqueued, now).await?;
+        txn.commit().await?;
+        Ok(enqueued.len())
+    }
+
+    pub async fn run(self, idle: Duration, shutdown: CancellationToken) {
+        let batch = usize::try_from(self.batch).unwrap_or(usize::MAX);
+        td_jobs::repeat_passes("mail dispatch", batch, idle, shutdown, || self.pass()).await;
+    }
+}
+
+/// What every mail looks like, from the settings.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub from: MailFrom,
+    pub message_id_domain: String,
+    /// Above this, links instead of attachments.
+    pub max_message_bytes: usize,
+    /// Where clients reach the API: links are `<base>/v1/pdf-tickets/{id}/content`.
+    pub public_base_url: String,
+    /// How long an attempt waits for the order's PDFs.
+    pub pdf_wait: Duration,
+    /// An attempt older than this is taken to be dead and the send is claimed again.
+    pub stale_after: Duration,
+}
+
+/// Takes mail jobs and delivers them.
+pub struct Worker {
+    pub db: DatabaseConnection,
+    pub queue: Arc<dyn JobQueue>,
+    pub pdfs: PdfRendererClient<Channel>,
+    pub transport: Arc<dyn Transport>,
+    pub streams: Streams,
+    pub consumer: String,
+    pub concurrency: usize,
+    pub config: MailConfig,
+}
+
+/// Why an attempt did not deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Failure {
+    /// Worth another try later (the send is QUEUED again).
+    Transient(String),
+    /// Not worth another try: the send ends FAILED with this.
+    Permanent(String),
+}
+
+/// What to do with the job after an attempt.
+#[derive(Debug)]
+enum Settle {
+    Ack,
+    Retry { send: Uuid, reason: String },
+    Dead(String),
+}
+
+impl Worker {
+    /// Keeps up to `concurrency` deliveries in flight until shutdown; those in flight finish.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let consumer = td_jobs::Consumer {
+            stream: self.streams.stream.clone(),
+            group: self.streams.group.clone(),
+            name: self.consumer.clone(),
+            concurrency: self.concurrency,
+        };
+        let queue = self.queue.clone();
+        let this = Arc::new(self);
+        td_jobs::consume(queue, consumer, shutdown, move |delivery| {
+            let this = this.clone();
+            async move { this.settle(delivery).await }
+        })
+        .await;
+    }
+
+    async fn settle(&self, delivery: Delivery) {
+        let settled = match self.attempt(&delivery.job).await {
+            Settle::Ack => self.queue.ack(&delivery).await,
+            Settle::Dead(reason) => {
+                tracing::error!(job = %delivery.job.id, %reason, "malformed mail job; dead-lettered");
+                self.queue.fail(&delivery, &reason).await
+            }
+            Settle::Retry { send, reason } => match self.queue.retry(&delivery, &reason).await {
+                Ok(RetryOutcome::DeadLettered) => {
+                    let error = format!("retries exhausted; last error: {reason}");
+                    if let Err(err) =
+                        mail::mark_failed(&self.db, send, &error, chrono::Utc::now()).await
+                    {
+                        tracing::error!(error = %err, send_id = %send, "recording FAILED after exhausted retries");
+                    }
+                    Ok(())
+                }
+                Ok(RetryOutcome::Scheduled { attempt, delay }) => {
+                    tracing::info!(send_id = %send, attempt, delay_ms = delay.as_millis() as u64, %reason, "mail delivery failed; retrying");
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(err) = settled {
+            tracing::warn!(error = %err, job = %delivery.job.id, "settling a mail job failed; it will be delivered again");
+        }
+    }
+
+    async fn attempt(&self, job: &Job) -> Settle {
+        let Some(id) = job.payload["sendId"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+        else {
+            return Settle::Dead("mail job without a sendId".into());
+        };
+        let stale_after = chrono::Duration::from_std(self.config.stale_after)
+            .unwrap_or_else(|_| chrono::Duration::days(1));
+        let send = match mail::begin_attempt(&self.db, id, chrono::Utc::now(), stale_after).await {
+            Ok(Some(send)) => send,
+            // SENT, FAILED, unknown, or claimed by another worker's attempt right now.
+            Ok(None) => return Settle::Ack,
+            Err(err) => {
+                return Settle::Retry {
+                    send: id,
+                    reason: format!("database: {err}"),
+                }
+            }
+        };
+        let span = tracing::info_span!("mail.send", send_id = %id, order_id = %send.order_id, attempt = send.attempts);
+        match self.deliver(&send).instrument(span).await {
+            Ok((sent, message_id)) => {
+                self.record_sent(id, &sent, &message_id).await;
+                Settle::Ack
+            }
+            Err(Failure::Permanent(reason)) => {
+                tracing::warn!(send_id = %id, %reason, "mail refused; the send is FAILED");
+                match mail::mark_failed(&self.db, id, &reason, chrono::Utc::now()).await {
+                    Ok(()) => Settle::Ack,
+                    Err(err) => Settle::Retry {
+                        send: id,
+                        reason: format!("recording FAILED: {err}"),
+                    },
+                }
+            }
+            Err(Failure::Transient(reason)) => {
+                if let Err(err) =
+                    mail::record_error(&self.db, id, &reason, chrono::Utc::now()).await
+                {
+                    tracing::warn!(error = %err, send_id = %id, "recording a failed attempt");
+                }
+                Settle::Retry { send: id, reason }
+            }
+        }
+    }
+
+    /// Records SENT before the job is acknowledged, trying for a while: a send the server
+    /// accepted must not be attempted again because the database blinked. Should the record
+    /// fail all the same, the job is acknowledged anyway and the send stays SENDING; the
+    /// dispatcher then hands it out again once `stale_after` has passed (a second mail with
+    /// the same Message-ID).
+    async fn record_sent(&self, id: Uuid, sent: &Sent, message_id: &str) {
+        let record = || async {
+            mail::mark_sent(
+                &self.db,
+                id,
+                sent.queue_id.as_deref(),
+                message_id,
+                chrono::Utc::now(),
+            )
+            .await
+        };
+        let recorded = record
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(100))
+                    .with_max_delay(Duration::from_secs(5))
+                    .with_max_times(8),
+            )
+            .await;
+        match recorded {
+            Ok(_) => {
+                tracing::info!(send_id = %id, smtp_queue_id = sent.queue_id.as_deref().unwrap_or(""), reply = %sent.reply, "mail sent")
+            }
+            Err(err) => {
+                tracing::error!(error = %err, send_id = %id, "mail sent but SENT could not be recorded")
+            }
+        }
+    }
+
+    /// Fetches the PDFs, builds the message and hands it to the transport; returns what the
+    /// server said and the Message-ID.
+    async fn deliver(&self, send: &pdf_send::Model) -> Result<(Sent, String), Failure> {
+        let language: Language = send.language.parse().unwrap_or(Language::Nob);
+        let pdfs = self.fetch_pdfs(send, language).await?;
+        let attachments: Vec<Attachment> = pdfs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Attachment::ticket(language, &send.order_id, i + 1, p.pdf.clone()))
+            .collect();
+        let (attachments, links) = if attachments_fit(&attachments, self.config.max_message_bytes) {
+            (attachments, Vec::new())
+        } else {
+            let base = self.config.public_base_url.trim_end_matches('/');
+            let links = pdfs
+                .iter()
+                .map(|p| format!("{base}/v1/pdf-tickets/{}/content", p.id))
+                .collect();
+            (Vec::new(), links)
+        };
+        let mail = TicketMail {
+            from: self.config.from.clone(),
+            to: send.email_address.clone(),
+            language,
+            order_id: send.order_id.clone(),
+            attachments,
+            links,
+            message_id: send.id,
+            message_id_domain: self.config.message_id_domain.clone(),
+        };
+        let message = build_message(&mail).map_err(|e| Failure::Permanent(e.to_string()))?;
+        let message_id = format!("<{}@{}>", send.id, self.config.message_id_domain);
+        let sent = self
+            .transport
+            .deliver(&message)
+            .await
+            .map_err(|e| match e {
+                SendError::Transient(m) => Failure::Transient(m),
+                SendError::Permanent(m) => Failure::Permanent(m),
+            })?;
+        Ok((sent, message_id))
+    }
+
+    /// The PDFs (made now if missing) of the groups that hold the send's tickets.
+    async fn fetch_pdfs(
+        &self,
+        send: &pdf_send::Model,
+        language: Language,
+    ) -> Result<Vec<PdfTicket>, Failure> {
+        let mut request = tonic::Request::new(CreateOrGetRequest {
+            order_id: send.order_id.clone(),
+            order_version: None,
+            order_line_ids: Vec::new(),
+            language: language.as_str().to_owned(),
+            organisation_id: send.organisation_id,
+            wait_ms: u32::try_from(self.config.pdf_wait.as_millis()).unwrap_or(u32::MAX),
+            correlation_id: send.correlation_id.clone().unwrap_or_default(),
+        });
+        request.set_timeout(self.config.pdf_wait + Duration::from_secs(30));
+        let response = self
+            .pdfs
+            .clone()
+            .create_or_get(request)
+            .await
+            .map_err(|status| pdf_failure(&status))?;
+        let wanted: HashSet<Uuid> = mail::ticket_ids(send).into_iter().collect();
+        let pdfs: Vec<PdfTicket> = response
+            .into_inner()
+            .pdf_tickets
+            .into_iter()
+            .filter(|p| {
+                p.ticket_distribution_ids
+                    .iter()
+                    .filter_map(|t| Uuid::parse_str(t).ok())
+                    .any(|t| wanted.contains(&t))
+            })
+            .collect();
+        if pdfs.is_empty() {
+            return Err(Failure::Permanent(
+                "NO_VALID_TICKETS: no PDF holds any ticket of the send (cancelled since it was \
+                 recorded?)"
+                    .into(),
+            ));
+        }
+        Ok(pdfs)
+    }
+}
+
+/// pdf-renderer's refusals that no retry changes end the send; the rest are tried again.
+fn pdf_failure(status: &tonic::Status) -> Failure {
+    let code = td_proto::code_of(status).unwrap_or("PDF_RENDERER");
+    let text = format!("{code}: {}", status.message());
+    match status.code() {
+        tonic::Code::InvalidArgument | tonic::Code::NotFound | tonic::Code::FailedPrecondition => {
+            Failure::Permanent(text)
+        }
+        _ => Failure::Transient(text),
+    }
+}

@@ -10,6 +10,8 @@ use td_domain::ids::OrganisationId;
 pub struct Caller {
     /// The caller's organisation; `None` when the caller may read across organisations.
     pub organisation: Option<OrganisationId>,
+    /// The client the token was issued to (`azp`, `client_id` or `sub`), when known.
+    pub client: Option<String>,
 }
 
 impl Caller {

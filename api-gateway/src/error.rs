@@ -35,12 +35,13 @@ pub enum ErrorCode {
     SendNotFound,
     RequestTimeout,
     TooManyRequests,
+    Unauthenticated,
     Unavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         Self::MissingClientName,
         Self::InvalidParameter,
         Self::UnknownParameter,
@@ -66,6 +67,7 @@ impl ErrorCode {
         Self::SendNotFound,
         Self::RequestTimeout,
         Self::TooManyRequests,
+        Self::Unauthenticated,
         Self::Unavailable,
         Self::Internal,
     ];
@@ -159,6 +161,7 @@ impl ErrorCode {
                 "TOO_MANY_REQUESTS",
                 "Too many requests",
             ),
+            Self::Unauthenticated => (S::UNAUTHORIZED, "UNAUTHENTICATED", "Not authenticated"),
             Self::Unavailable => (
                 S::SERVICE_UNAVAILABLE,
                 "SERVICE_UNAVAILABLE",
@@ -302,6 +305,11 @@ pub fn render(err: &ApiError, path: &str, correlation_id: &str) -> Response {
             "retry-after",
             HeaderValue::from(err.retry_after_secs.unwrap_or(1)),
         );
+    }
+    if err.code == ErrorCode::Unauthenticated {
+        response
+            .headers_mut()
+            .insert("www-authenticate", HeaderValue::from_static("Bearer"));
     }
     response
 }

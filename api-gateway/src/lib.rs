@@ -2,6 +2,7 @@
 //! scopes to the caller, reads the query model, and hands commands to the worker that owns
 //! them. It never renders PDFs and never talks to NOD or SMTP.
 
+pub mod auth;
 pub mod caller;
 pub mod dto;
 pub mod error;
@@ -20,6 +21,7 @@ use axum::{Json, Router};
 use state::AppState;
 use status_cache::StatusCache;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use td_proto::v1::distributor_client::DistributorClient;
 use td_proto::v1::generation_client::GenerationClient;
@@ -66,8 +68,15 @@ impl App {
         let db = td_store::open(&settings.database, settings.database.migrate_on_start)
             .await
             .context("opening the database")?;
+        let auth = auth::Authoriser::from_settings(&settings.auth)
+            .await
+            .context("the authorisation settings (TD__AUTH__*)")?;
+        if auth.is_none() {
+            tracing::warn!("AUTHORISATION IS OFF (TD__AUTH__MODE=off): every caller reads every organisation. Do not expose this gateway.");
+        }
         Self::build_with(
             &settings.gateway,
+            auth,
             db,
             Upstreams::from_settings(settings),
             Router::new(),
@@ -84,6 +93,7 @@ impl App {
         let defaults = Settings::load_from(None, std::iter::empty())?;
         Self::build_with(
             settings,
+            None,
             db,
             Upstreams::from_settings(&defaults),
             Router::new(),
@@ -92,9 +102,11 @@ impl App {
     }
 
     /// Binds the listener on an existing pool with the given workers; `extra` routes are
-    /// served behind the same layers (the embedded default's intake).
+    /// served behind the same layers (the embedded default's intake). Without `auth`, every
+    /// caller reads every organisation.
     pub async fn build_with(
         settings: &GatewaySettings,
+        auth: Option<Arc<auth::Authoriser>>,
         db: DatabaseConnection,
         upstreams: Upstreams,
         extra: Router,
@@ -139,7 +151,7 @@ impl App {
             },
         };
         let server =
-            HttpServer::bind(settings.addr, router(state.clone(), settings, extra)).await?;
+            HttpServer::bind(settings.addr, router(state.clone(), auth, settings, extra)).await?;
         Ok(Self { server, state })
     }
 
@@ -162,7 +174,12 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 }
 
 /// The whole HTTP surface. Layers, outermost first:
-pub fn router(state: AppState, settings: &GatewaySettings, extra: Router) -> Router {
+pub fn router(
+    state: AppState,
+    auth: Option<Arc<auth::Authoriser>>,
+    settings: &GatewaySettings,
+    extra: Router,
+) -> Router {
     let v1 = Router::new()
         .route("/ticket-distribution-groups", get(routes::groups::search))
         .route(
@@ -191,9 +208,14 @@ pub fn router(state: AppState, settings: &GatewaySettings, extra: Router) -> Rou
         .route("/pdf-tickets/{id}/content", get(routes::pdf::content))
         .route("/pdf-tickets/{id}/send", post(routes::send::send))
         .route("/pdf-tickets/sends/{id}", get(routes::send::send_status))
-        // Inside /v1 only: operational endpoints need no client name.
+        // Inside /v1 only: operational endpoints need no client name and no token.
         .route_layer(axum::middleware::from_fn(middleware::require_client_name))
         .with_state(state.clone());
+    let v1 = match auth {
+        // Outside the client-name check: an unauthenticated call learns nothing else.
+        Some(auth) => v1.route_layer(axum::middleware::from_fn_with_state(auth, auth::authorise)),
+        None => v1,
+    };
 
     Router::new()
         .nest("/v1", v1)

@@ -90,6 +90,7 @@ pub async fn run(
     };
     let gateway = api_gateway::App::build_with(
         &settings.gateway,
+        None,
         db.clone(),
         upstreams,
         crate::intake::routes(intake.clone()),

@@ -129,6 +129,9 @@ impl Stack {
         let gateway_env = vec![
             ("TD__DATABASE__URL", db.url.clone()),
             ("TD__GATEWAY__ADDR", gateway.clone()),
+            // The end-to-end tests are about the pipeline; authorisation has tests of its own
+            // (api-gateway/tests/auth.rs).
+            ("TD__AUTH__MODE", "off".to_owned()),
             // Tests of the timeout should not wait the production default of 20 s.
             ("TD__GATEWAY__PDF_WAIT_MS", "3000".to_owned()),
             ("TD__ORDER_LISTENER__GRPC_ADDR", grpc),

@@ -156,6 +156,7 @@ async fn every_worker_serves_health_and_exits_0_on_sigterm() {
             &[
                 (variable, addr.clone()),
                 ("TD__DATABASE__URL", db.url.clone()),
+                ("TD__AUTH__MODE", "off".to_owned()),
             ],
         );
         wait_ok(

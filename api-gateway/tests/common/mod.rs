@@ -84,6 +84,35 @@ pub async fn spawn_with(db: DatabaseConnection) -> TestApp {
     }
 }
 
+/// The gateway with authorisation on, its `TD__AUTH__*` settings from `auth`.
+pub async fn spawn_with_auth(db: DatabaseConnection, auth: &[(&str, &str)]) -> TestApp {
+    let mut env: Vec<(String, String)> = vec![("TD__GATEWAY__ADDR".into(), "127.0.0.1:0".into())];
+    env.extend(auth.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let settings = Settings::load_from(None, env).unwrap();
+    let authoriser = api_gateway::auth::Authoriser::from_settings(&settings.auth)
+        .await
+        .unwrap();
+    assert!(authoriser.is_some(), "authorisation is on");
+    let app = api_gateway::App::build_with(
+        &settings.gateway,
+        authoriser,
+        db.clone(),
+        api_gateway::Upstreams::from_settings(&settings),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let addr = app.local_addr();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    TestApp {
+        addr,
+        db,
+        client: reqwest::Client::new(),
+        shutdown,
+    }
+}
+
 pub async fn spawn_postgres() -> TestApp {
     spawn_with(td_testkit::postgres().await.db).await
 }

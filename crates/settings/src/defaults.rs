@@ -73,6 +73,14 @@ pool_max_size = 4
 
 [upstreams]
 
+[auth]
+mode = "jwt"
+audience = "ticket-distribution"
+jwks_refresh_ms = 300000
+leeway_s = 30
+organisation_claim = "organisationId"
+cross_organisation_permission = "ticket-distribution:all-organisations"
+
 [nod]
 base_url = "http://127.0.0.1:8090"
 [nod.retry]

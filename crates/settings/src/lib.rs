@@ -49,6 +49,8 @@ pub struct Settings {
     pub mailer: MailerSettings,
     /// Where the gRPC workers are reached by the workers that call them.
     pub upstreams: UpstreamSettings,
+    /// Who may call the REST API.
+    pub auth: AuthSettings,
     /// How NOD is reached: base URL, timeouts, retries.
     pub nod: td_nod::NodClientSettings,
     /// The job queues (NOD jobs, mail jobs): retries, visibility timeout, bounds.
@@ -159,6 +161,34 @@ pub struct PdfRendererSettings {
     /// Display name of each organisation (by organisation id) printed as the operator;
     /// without one, the authority of the ticket's first leg is printed.
     pub operator_names: BTreeMap<String, String>,
+}
+
+/// Bearer JWT authorisation of the REST API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `jwt` (every `/v1` call needs a valid bearer token) or `off` (every caller reads
+    /// every organisation; for local use only, logged loudly at start).
+    pub mode: String,
+    /// The audience (`aud`) tokens must be issued for.
+    pub audience: String,
+    /// The issuer (`iss`) tokens must come from, when set.
+    pub issuer: Option<String>,
+    /// A shared HS256 secret (local use).
+    pub hs256_secret: Option<SecretString>,
+    /// A JWKS document on disk (e.g. a mounted Secret), re-read periodically.
+    pub jwks_file: Option<String>,
+    /// A JWKS document at an identity provider, re-read periodically.
+    pub jwks_url: Option<String>,
+    /// How often the JWKS is re-read (new keys are also picked up when a token names one).
+    pub jwks_refresh_ms: u64,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    pub leeway_s: u64,
+    /// The claim holding the caller's organisation id.
+    pub organisation_claim: String,
+    /// The permission (in a `permissions` array or the `scope` string) to read across
+    /// organisations.
+    pub cross_organisation_permission: String,
 }
 
 /// The gRPC services as their callers reach them (`http://order-listener:50051` on
@@ -354,6 +384,20 @@ impl Settings {
                     return Err(invalid(key, "must be an http:// or https:// URL"));
                 }
             }
+        }
+        if !matches!(self.auth.mode.as_str(), "jwt" | "off") {
+            return Err(invalid("auth.mode", "must be `jwt` or `off`"));
+        }
+        if self.auth.audience.trim().is_empty() {
+            return Err(invalid("auth.audience", "must not be empty"));
+        }
+        if self
+            .auth
+            .hs256_secret
+            .as_ref()
+            .is_some_and(|s| s.expose_secret().len() < 32)
+        {
+            return Err(invalid("auth.hs256_secret", "must be at least 32 bytes"));
         }
         self.validate_mailer()?;
         if let Err(e) = self.jobs.validate() {

@@ -19,7 +19,8 @@
 //! reads the database instead.
 
 use moka::sync::Cache;
-use sqlx::postgres::{PgListener, PgPool};
+use sqlx::postgres::{PgConnection, PgListener, PgPool};
+use sqlx::Connection;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,9 @@ use td_store::query::StatusRow;
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+/// Barriers under way at once, at most (each sender holds a database connection of its own).
+const BARRIER_SENDERS: usize = 2;
 
 /// How long a request waits for a barrier before it reads the database instead.
 const BARRIER_WAIT: Duration = Duration::from_millis(500);
@@ -85,23 +89,46 @@ impl StatusCache {
         came_back
     }
 
-    /// Sends a barrier whenever one is wanted, one at a time, until shutdown.
+    /// Sends a barrier whenever one is wanted, until shutdown. Several senders run at once
+    /// (`BARRIER_SENDERS`), each on a connection of its own, so that a request arriving
+    /// while one barrier is under way does not wait for it to finish before the next starts.
     async fn send_barriers(&self, pool: PgPool, shutdown: CancellationToken) {
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = self.barrier_wanted.notified() => {}
+        while !shutdown.is_cancelled() {
+            // A connection of its own, not from the pool: its session setting below must
+            // never reach a query that writes.
+            let mut conn = match PgConnection::connect_with(&pool.connect_options()).await {
+                Ok(conn) => conn,
+                Err(err) => {
+                    tracing::warn!(error = %err, "status cache barrier connection failed; requests read the database");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            // A barrier records nothing: its commit need not wait for the disk.
+            if let Err(err) = sqlx::query("SET synchronous_commit = off")
+                .execute(&mut conn)
+                .await
+            {
+                tracing::warn!(error = %err, "status cache barrier connection failed");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
             }
-            let n = self.barriers_sent.fetch_add(1, Ordering::AcqRel) + 1;
-            // One round trip; the commit need not wait for the disk, since a barrier records
-            // nothing.
-            let sql = format!(
-                "BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('{}', '{n}'); COMMIT",
-                self.barrier_channel
-            );
-            if let Err(err) = sqlx::raw_sql(&sql).execute(&pool).await {
-                tracing::warn!(error = %err, "status cache barrier failed; requests read the database");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = self.barrier_wanted.notified() => {}
+                }
+                let n = self.barriers_sent.fetch_add(1, Ordering::AcqRel) + 1;
+                let sent = sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(&self.barrier_channel)
+                    .bind(n.to_string())
+                    .execute(&mut conn)
+                    .await;
+                if let Err(err) = sent {
+                    tracing::warn!(error = %err, "status cache barrier failed; requests read the database");
+                    // A new connection: this one may be broken.
+                    break;
+                }
             }
         }
     }
@@ -141,8 +168,10 @@ impl StatusCache {
     /// Follows status-change notifications until shutdown, reconnecting with backoff.
     pub fn spawn_listener(self: &Arc<Self>, pool: PgPool, shutdown: CancellationToken) {
         let cache = Arc::clone(self);
-        let barriers = (pool.clone(), shutdown.clone());
-        tokio::spawn(async move { cache.send_barriers(barriers.0, barriers.1).await });
+        for _ in 0..BARRIER_SENDERS {
+            let (cache, pool, shutdown) = (Arc::clone(&cache), pool.clone(), shutdown.clone());
+            tokio::spawn(async move { cache.send_barriers(pool, shutdown).await });
+        }
         let cache = Arc::clone(self);
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);

@@ -73,6 +73,11 @@ pub async fn spawn_with(db: DatabaseConnection) -> TestApp {
     let app = api_gateway::App::build_with_db(&settings.gateway, db.clone())
         .await
         .unwrap();
+    serve(app, db)
+}
+
+/// Runs `app` until the returned `TestApp` is dropped.
+fn serve(app: api_gateway::App, db: DatabaseConnection) -> TestApp {
     let addr = app.local_addr();
     let shutdown = CancellationToken::new();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
@@ -102,15 +107,7 @@ pub async fn spawn_with_auth(db: DatabaseConnection, auth: &[(&str, &str)]) -> T
     )
     .await
     .unwrap();
-    let addr = app.local_addr();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    TestApp {
-        addr,
-        db,
-        client: reqwest::Client::new(),
-        shutdown,
-    }
+    serve(app, db)
 }
 
 pub async fn spawn_postgres() -> TestApp {

@@ -101,7 +101,7 @@ pub async fn run(
     let relaying = tokio::spawn(relay.run(order_listener::RELAY_IDLE, shutdown.clone()));
     let grpc = tokio::spawn(grpc.run_until_stopped(shutdown.clone()));
     let distributor_service = distributor.grpc_service();
-    let distributor_grpc = tokio::spawn(nod_distributor::serve_grpc(
+    let distributor_grpc = tokio::spawn(td_runtime::serve_grpc(
         distributor_grpc,
         distributor_service,
         shutdown.clone(),
@@ -113,7 +113,7 @@ pub async fn run(
         Duration::from_millis(settings.pdf_renderer.cleanup_interval_ms),
         shutdown.clone(),
     ));
-    let pdf_grpc = tokio::spawn(pdf_renderer::serve_grpc(
+    let pdf_grpc = tokio::spawn(td_runtime::serve_grpc(
         pdf_grpc,
         pdf_renderer::grpc_service(pdfs),
         shutdown.clone(),

@@ -77,27 +77,6 @@ impl Distributor {
     }
 }
 
-/// Serves `Distributor` (with gRPC health checking) on a bound listener.
-pub async fn serve_grpc(
-    listener: TcpListener,
-    service: DistributorServer<grpc::DistributorService>,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let (reporter, health) = tonic_health::server::health_reporter();
-    reporter
-        .set_serving::<DistributorServer<grpc::DistributorService>>()
-        .await;
-    tonic::transport::Server::builder()
-        .add_service(health)
-        .add_service(service)
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            async move { shutdown.cancelled().await },
-        )
-        .await?;
-    Ok(())
-}
-
 /// The worker binary: NOD over HTTP, jobs on Redis.
 pub struct App {
     distributor: Distributor,
@@ -154,7 +133,7 @@ impl App {
             "nod-distributor started"
         );
         let service = self.distributor.grpc_service();
-        let grpc = tokio::spawn(serve_grpc(self.grpc, service, shutdown.clone()));
+        let grpc = tokio::spawn(td_runtime::serve_grpc(self.grpc, service, shutdown.clone()));
         let work = tokio::spawn(self.distributor.run(shutdown.clone()));
         let result = self.health.run_until_stopped(shutdown).await;
         let _ = work.await;

@@ -47,19 +47,12 @@ impl GrpcServer {
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let (reporter, health) = tonic_health::server::health_reporter();
-        reporter
-            .set_serving::<GenerationServer<grpc::GenerationService>>()
-            .await;
-        tonic::transport::Server::builder()
-            .add_service(health)
-            .add_service(GenerationServer::new(grpc::GenerationService::new(self.db)))
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(self.listener),
-                async move { shutdown.cancelled().await },
-            )
-            .await?;
-        Ok(())
+        td_runtime::serve_grpc(
+            self.listener,
+            GenerationServer::new(grpc::GenerationService::new(self.db)),
+            shutdown,
+        )
+        .await
     }
 }
 

@@ -75,27 +75,6 @@ pub async fn run_cleanup(service: PdfService, interval: Duration, shutdown: Canc
     }
 }
 
-/// Serves `PdfRenderer` (with gRPC health checking) on a bound listener.
-pub async fn serve_grpc(
-    listener: TcpListener,
-    service: PdfRendererServer<grpc::PdfRendererService>,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let (reporter, health) = tonic_health::server::health_reporter();
-    reporter
-        .set_serving::<PdfRendererServer<grpc::PdfRendererService>>()
-        .await;
-    tonic::transport::Server::builder()
-        .add_service(health)
-        .add_service(service)
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            async move { shutdown.cancelled().await },
-        )
-        .await?;
-    Ok(())
-}
-
 pub struct App {
     db: DatabaseConnection,
     settings: PdfRendererSettings,
@@ -141,7 +120,7 @@ impl App {
             Duration::from_millis(self.settings.cleanup_interval_ms),
             shutdown.clone(),
         ));
-        let grpc = tokio::spawn(serve_grpc(
+        let grpc = tokio::spawn(td_runtime::serve_grpc(
             self.grpc,
             grpc_service(service),
             shutdown.clone(),

@@ -13,6 +13,36 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// Serves one gRPC service, with the standard gRPC health service reporting it SERVING, on
+/// a bound listener until `shutdown`; calls in flight finish first.
+pub async fn serve_grpc<S>(
+    listener: TcpListener,
+    service: S,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()>
+where
+    S: tower::Service<axum::http::Request<tonic::body::Body>, Error = std::convert::Infallible>
+        + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<S>().await;
+    tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(service)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            async move { shutdown.cancelled().await },
+        )
+        .await?;
+    Ok(())
+}
+
 /// A token cancelled on the first SIGTERM or SIGINT.
 pub fn shutdown_token() -> CancellationToken {
     let token = CancellationToken::new();

@@ -8,6 +8,7 @@ pub mod dto;
 pub mod error;
 pub mod middleware;
 pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
 pub mod search;
 pub mod state;
@@ -30,7 +31,6 @@ use td_runtime::{health_routes, HttpServer};
 use td_settings::{GatewaySettings, Settings};
 use td_store::{ConnectionTrait, DatabaseConnection, DbBackend};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Endpoint;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -45,15 +45,18 @@ pub struct Upstreams {
     pub distributor: String,
     /// pdf-renderer's gRPC endpoint, e.g. `http://127.0.0.1:50053`.
     pub pdf_renderer: String,
+    /// The shared token of internal calls.
+    pub token: td_runtime::InternalToken,
 }
 
 impl Upstreams {
-    pub fn from_settings(settings: &Settings) -> Self {
-        Self {
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        Ok(Self {
             generation: settings.order_listener_url(),
             distributor: settings.nod_distributor_url(),
             pdf_renderer: settings.pdf_renderer_url(),
-        }
+            token: td_runtime::InternalToken::new(settings.grpc_token())?,
+        })
     }
 }
 
@@ -78,7 +81,7 @@ impl App {
             &settings.gateway,
             auth,
             db,
-            Upstreams::from_settings(settings),
+            Upstreams::from_settings(settings)?,
             Router::new(),
         )
         .await
@@ -95,7 +98,7 @@ impl App {
             settings,
             None,
             db,
-            Upstreams::from_settings(&defaults),
+            Upstreams::from_settings(&defaults)?,
             Router::new(),
         )
         .await
@@ -117,27 +120,14 @@ impl App {
                 settings.status_cache_capacity,
             )
         });
-        let generation = GenerationClient::new(
-            Endpoint::from_shared(upstreams.generation.clone())
-                .with_context(|| format!("order-listener gRPC address `{}`", upstreams.generation))?
-                .connect_timeout(Duration::from_secs(2))
-                .connect_lazy(),
-        );
-        let distributor = DistributorClient::new(
-            Endpoint::from_shared(upstreams.distributor.clone())
-                .with_context(|| {
-                    format!("nod-distributor gRPC address `{}`", upstreams.distributor)
-                })?
-                .connect_timeout(Duration::from_secs(2))
-                .connect_lazy(),
-        );
-        let pdf_renderer = PdfRendererClient::new(
-            Endpoint::from_shared(upstreams.pdf_renderer.clone())
-                .with_context(|| format!("pdf-renderer gRPC address `{}`", upstreams.pdf_renderer))?
-                .connect_timeout(Duration::from_secs(2))
-                .connect_lazy(),
-        )
-        .max_decoding_message_size(64 * 1024 * 1024);
+        let channel =
+            |url: &str, what: &str| td_runtime::internal_channel(url, what, &upstreams.token);
+        let generation = GenerationClient::new(channel(&upstreams.generation, "order-listener")?);
+        let distributor =
+            DistributorClient::new(channel(&upstreams.distributor, "nod-distributor")?);
+        let pdf_renderer =
+            PdfRendererClient::new(channel(&upstreams.pdf_renderer, "pdf-renderer")?)
+                .max_decoding_message_size(64 * 1024 * 1024);
         let state = AppState {
             db,
             status_cache,
@@ -211,6 +201,16 @@ pub fn router(
         // Inside /v1 only: operational endpoints need no client name and no token.
         .route_layer(axum::middleware::from_fn(middleware::require_client_name))
         .with_state(state.clone());
+    // Counted per client after authentication (which names the client), before any work.
+    let v1 =
+        match rate_limit::RateLimit::new(settings.rate_limit_per_second, settings.rate_limit_burst)
+        {
+            Some(limit) => v1.route_layer(axum::middleware::from_fn_with_state(
+                limit,
+                rate_limit::limit,
+            )),
+            None => v1,
+        };
     let v1 = match auth {
         // Outside the client-name check: an unauthenticated call learns nothing else.
         Some(auth) => v1.route_layer(axum::middleware::from_fn_with_state(auth, auth::authorise)),

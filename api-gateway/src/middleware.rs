@@ -1,8 +1,8 @@
-//! The gateway's own layers: correlation id and error rendering at the edge, and the
-//! `ET-Client-Name` rule on `/v1`.
+//! The gateway's own layers: correlation id, trace context, request metrics and error
+//! rendering at the edge, and the `ET-Client-Name` rule on `/v1`.
 
 use crate::error::{render, ApiError, ErrorCode, PendingError};
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -29,7 +29,19 @@ fn acceptable_id(value: &HeaderValue) -> Option<String> {
 /// echoes it on the response, and turns every error (from a handler, a layer or the
 /// framework itself) into an `ApiError` body.
 pub async fn edge(mut req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let path = req.uri().path().to_owned();
+    // The route template, never the raw path, so the metric labels stay few.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_owned();
     let correlation_id = req
         .headers()
         .get(CORRELATION_ID)
@@ -39,10 +51,14 @@ pub async fn edge(mut req: Request, next: Next) -> Response {
         .insert(CorrelationId(correlation_id.clone()));
     let span = tracing::info_span!(
         "request",
+        otel.kind = "server",
         method = %req.method(),
+        route = %route,
         path = %path,
         correlation_id = %correlation_id,
     );
+    // A caller's `traceparent` makes this request part of its trace.
+    td_telemetry::propagation::follow_headers(&span, req.headers());
     let mut response = next.run(req).instrument(span).await;
 
     let status = response.status();
@@ -71,6 +87,11 @@ pub async fn edge(mut req: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&correlation_id) {
         response.headers_mut().insert(CORRELATION_ID, value);
     }
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("td_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("td_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
     response
 }
 

@@ -88,6 +88,12 @@ fn parse_value(name: &str, kind: ValueKind, raw: &str) -> Result<FilterValue, Ap
             format!("Parameter `{name}`: the value is empty."),
         ));
     }
+    if raw.chars().any(char::is_control) {
+        return Err(bad(
+            ErrorCode::InvalidParameter,
+            format!("Parameter `{name}`: the value contains a control character."),
+        ));
+    }
     if raw.len() > MAX_VALUE_LEN {
         return Err(bad(
             ErrorCode::InvalidParameter,

@@ -3,8 +3,8 @@ use std::sync::Arc;
 use td_proto::v1::distributor_client::DistributorClient;
 use td_proto::v1::generation_client::GenerationClient;
 use td_proto::v1::pdf_renderer_client::PdfRendererClient;
+use td_runtime::InternalChannel;
 use td_store::DatabaseConnection;
-use tonic::transport::Channel;
 
 /// What handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -13,11 +13,11 @@ pub struct AppState {
     /// Present on PostgreSQL, where status changes are announced; absent on SQLite.
     pub status_cache: Option<Arc<StatusCache>>,
     /// order-listener's `Generation` service.
-    pub generation: GenerationClient<Channel>,
+    pub generation: GenerationClient<InternalChannel>,
     /// nod-distributor's `Distributor` service.
-    pub distributor: DistributorClient<Channel>,
+    pub distributor: DistributorClient<InternalChannel>,
     /// pdf-renderer's `PdfRenderer` service.
-    pub pdf_renderer: PdfRendererClient<Channel>,
+    pub pdf_renderer: PdfRendererClient<InternalChannel>,
     /// How long createOrGet waits for an order's groups.
     pub pdf_wait_ms: u64,
     pub mail_limits: MailLimits,

@@ -188,6 +188,7 @@ async fn a_token_sees_its_own_organisation_only_through_every_endpoint() {
             language: "eng".into(),
             ticket_distribution_ids: vec![their_ticket.parse().unwrap()],
             correlation_id: None,
+            traceparent: None,
         },
         None,
         Utc::now(),
@@ -371,4 +372,66 @@ async fn keys_from_a_jwks_file_are_used_and_a_rotated_key_is_picked_up() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(get(&app, path, Some(&rs256(&claims, 2))).await.0, 200);
     assert_eq!(get(&app, path, Some(&rs256(&claims, 1))).await.0, 200);
+}
+
+fn client_token(client: &str) -> String {
+    let mut c = claims(Some(1), &[], 600);
+    c["sub"] = json!(client);
+    hs256(&c, SECRET)
+}
+
+async fn get_as(app: &TestApp, token: Option<&str>, client_name: &str) -> reqwest::Response {
+    let mut request = app
+        .client
+        .get(app.url("/v1/ticket-distribution-groups?orderId=NONE"))
+        .header("ET-Client-Name", client_name);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_client_over_its_rate_gets_429_with_retry_after_and_others_are_served() {
+    let test_db = td_testkit::postgres().await;
+    let app = spawn_with_auth(
+        test_db.db,
+        &[
+            ("TD__AUTH__HS256_SECRET", SECRET),
+            ("TD__GATEWAY__RATE_LIMIT_PER_SECOND", "1"),
+            ("TD__GATEWAY__RATE_LIMIT_BURST", "2"),
+        ],
+    )
+    .await;
+    let a = client_token("client-a");
+    for _ in 0..2 {
+        assert_eq!(get_as(&app, Some(&a), "acme-app").await.status(), 200);
+    }
+    let limited = get_as(&app, Some(&a), "acme-app").await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "1");
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(body["code"], "TOO_MANY_REQUESTS", "{body}");
+
+    // Another client of the token issuer, and the same client under another application
+    // name, have buckets of their own.
+    let b = client_token("client-b");
+    assert_eq!(get_as(&app, Some(&b), "acme-app").await.status(), 200);
+    assert_eq!(get_as(&app, Some(&a), "acme-other-app").await.status(), 200);
+    // A caller without a valid token is refused before it is counted.
+    assert_eq!(get_as(&app, None, "acme-app").await.status(), 401);
+    // Health checks are not limited.
+    for _ in 0..5 {
+        let live = app
+            .client
+            .get(app.url("/health/live"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(live.status(), 200);
+    }
+
+    // Once the bucket refills, the client is served again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(get_as(&app, Some(&a), "acme-app").await.status(), 200);
 }

@@ -88,3 +88,32 @@ fn generated_malformed_requests_never_get_a_5xx() {
         })
         .unwrap();
 }
+
+#[tokio::test]
+async fn control_characters_in_an_order_id_or_filter_are_a_400_naming_the_parameter() {
+    let app = common::spawn_postgres().await;
+    for (method, path) in [
+        ("GET", "/v1/ticket-distributions/A%00B/summary"),
+        ("POST", "/v1/ticket-distributions/A%0AB/generate"),
+        ("POST", "/v1/pdf-tickets/%00/createOrGet"),
+        ("POST", "/v1/pdf-tickets/A%1BB/send"),
+        ("GET", "/v1/ticket-distribution-groups?orderId=A%00B"),
+    ] {
+        let request = match method {
+            "GET" => app.client.get(app.url(path)),
+            _ => app.client.post(app.url(path)).json(&serde_json::json!({})),
+        };
+        let response = request
+            .header("ET-Client-Name", "fuzz-test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{method} {path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "INVALID_PARAMETER", "{method} {path}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("orderId"),
+            "{method} {path}: {body}"
+        );
+    }
+}

@@ -49,7 +49,10 @@ pub async fn run(
         settings.topic("order-events") + "-dlq",
     ));
     let relay = order_listener::Relay::new(db.clone(), sink, settings.environment.clone());
-    let grpc = order_listener::GrpcServer::bind("127.0.0.1:0".parse()?, db.clone()).await?;
+    // The workers call each other on loopback with a token of this run's own.
+    let token = td_runtime::InternalToken::new(Some(&uuid::Uuid::new_v4().simple().to_string()))?;
+    let grpc =
+        order_listener::GrpcServer::bind("127.0.0.1:0".parse()?, db.clone(), token.clone()).await?;
     // NOD: the simulator in process (its HTTP face on a loopback port, so that people can
     // pick tickets up the way a travel app would), jobs on an in-process queue.
     let nod = td_nod::Simulator::new();
@@ -77,7 +80,7 @@ pub async fn run(
     let mailer = mailer::Mailer {
         db: db.clone(),
         queue,
-        pdfs: mailer::pdf_client(&format!("http://{}", pdf_grpc.local_addr()?))?,
+        pdfs: mailer::pdf_client(&format!("http://{}", pdf_grpc.local_addr()?), &token)?,
         transport: Arc::new(mailer::EmlDirectory::new(&mailbox)),
         streams: mailer::Streams::for_environment(&settings.environment),
         consumer: "embedded".to_owned(),
@@ -87,6 +90,7 @@ pub async fn run(
         generation: format!("http://{}", grpc.local_addr()),
         distributor: format!("http://{}", distributor_grpc.local_addr()?),
         pdf_renderer: format!("http://{}", pdf_grpc.local_addr()?),
+        token: token.clone(),
     };
     let gateway = api_gateway::App::build_with(
         &settings.gateway,
@@ -104,6 +108,7 @@ pub async fn run(
     let distributor_grpc = tokio::spawn(td_runtime::serve_grpc(
         distributor_grpc,
         distributor_service,
+        token.clone(),
         shutdown.clone(),
     ));
     let distributing = tokio::spawn(distributor.run(shutdown.clone()));
@@ -116,6 +121,7 @@ pub async fn run(
     let pdf_grpc = tokio::spawn(td_runtime::serve_grpc(
         pdf_grpc,
         pdf_renderer::grpc_service(pdfs),
+        token,
         shutdown.clone(),
     ));
     tracing::info!(nod = %nod_http.base_url(), "NOD simulator (in process) answers; POST /client/order-groups/{{id}}/pickup picks a ticket up");

@@ -22,11 +22,11 @@ use td_domain::Language;
 use td_jobs::{Delivery, Job, JobQueue, RetryOutcome};
 use td_proto::v1::pdf_renderer_client::PdfRendererClient;
 use td_proto::v1::{CreateOrGetRequest, PdfTicket};
+use td_runtime::InternalChannel;
 use td_store::entity::pdf_send;
 use td_store::mail;
 use td_store::{DatabaseConnection, TransactionTrait};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -109,7 +109,7 @@ pub struct MailConfig {
 pub struct Worker {
     pub db: DatabaseConnection,
     pub queue: Arc<dyn JobQueue>,
-    pub pdfs: PdfRendererClient<Channel>,
+    pub pdfs: PdfRendererClient<InternalChannel>,
     pub transport: Arc<dyn Transport>,
     pub streams: Streams,
     pub consumer: String,
@@ -201,8 +201,23 @@ impl Worker {
                 }
             }
         };
-        let span = tracing::info_span!("mail.send", send_id = %id, order_id = %send.order_id, attempt = send.attempts);
-        match self.deliver(&send).instrument(span).await {
+        let span = tracing::info_span!(
+            "mail.send",
+            send_id = %id,
+            order_id = %send.order_id,
+            attempt = send.attempts,
+            correlation_id = send.correlation_id.as_deref().unwrap_or(""),
+        );
+        // The mail is part of the trace of the request that asked for it.
+        td_telemetry::propagation::follow(&span, send.traceparent.as_deref());
+        let outcome = self.deliver(&send).instrument(span).await;
+        let label = match &outcome {
+            Ok(_) => "sent",
+            Err(Failure::Permanent(_)) => "failed",
+            Err(Failure::Transient(_)) => "retry",
+        };
+        metrics::counter!("td_mail_deliveries_total", "outcome" => label).increment(1);
+        match outcome {
             Ok((sent, message_id)) => {
                 self.record_sent(id, &sent, &message_id).await;
                 Settle::Ack

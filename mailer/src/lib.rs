@@ -24,11 +24,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use td_jobs::{JobQueue, RedisQueue};
 use td_proto::v1::pdf_renderer_client::PdfRendererClient;
+use td_runtime::InternalChannel;
 use td_runtime::{health_routes, HttpServer};
 use td_settings::Settings;
 use td_store::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint};
 
 /// What every mail looks like and how long an attempt may wait, from the settings.
 pub fn mail_config(settings: &Settings) -> MailConfig {
@@ -53,21 +53,21 @@ pub fn mail_config(settings: &Settings) -> MailConfig {
 }
 
 /// A client of pdf-renderer at `url` (`http://host:port`), connecting on first use.
-pub fn pdf_client(url: &str) -> anyhow::Result<PdfRendererClient<Channel>> {
-    Ok(PdfRendererClient::new(
-        Endpoint::from_shared(url.to_owned())
-            .with_context(|| format!("pdf-renderer gRPC address `{url}`"))?
-            .connect_timeout(Duration::from_secs(2))
-            .connect_lazy(),
+pub fn pdf_client(
+    url: &str,
+    token: &td_runtime::InternalToken,
+) -> anyhow::Result<PdfRendererClient<InternalChannel>> {
+    Ok(
+        PdfRendererClient::new(td_runtime::internal_channel(url, "pdf-renderer", token)?)
+            .max_decoding_message_size(64 * 1024 * 1024),
     )
-    .max_decoding_message_size(64 * 1024 * 1024))
 }
 
 /// The parts of the mailer, for the worker binary and the embedded default alike.
 pub struct Mailer {
     pub db: DatabaseConnection,
     pub queue: Arc<dyn JobQueue>,
-    pub pdfs: PdfRendererClient<Channel>,
+    pub pdfs: PdfRendererClient<InternalChannel>,
     pub transport: Arc<dyn Transport>,
     pub streams: Streams,
     pub consumer: String,
@@ -134,7 +134,10 @@ impl App {
             SmtpSender::from_url(m.smtp_url.expose_secret(), &options)
                 .context("setting mailer.smtp_url (TD__MAILER__SMTP_URL)")?,
         );
-        let pdfs = pdf_client(&settings.pdf_renderer_url())?;
+        let pdfs = pdf_client(
+            &settings.pdf_renderer_url(),
+            &td_runtime::InternalToken::new(settings.grpc_token())?,
+        )?;
         let health = HttpServer::bind(
             m.health_addr,
             health_routes(td_runtime::database_ready(db.clone())),

@@ -19,6 +19,7 @@ use td_nod::{Nod, NodError, Order, OrderGroupId, PlaceRequest};
 use td_store::nod::{self as store, ChangeOutcome, JobKind, NodChange};
 use td_store::{DatabaseConnection, TransactionTrait};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 const DISPATCH_LOCK: i64 = 7_346_023;
 
@@ -38,11 +39,25 @@ impl Streams {
     }
 }
 
-fn job_for(kind: JobKind, id: TicketDistributionId, order_id: &str) -> Job {
-    Job::new(
+/// The job for one ticket; it carries the trace context and correlation id of what called
+/// for it, so the worker's span joins that trace.
+fn job_for(
+    kind: JobKind,
+    id: TicketDistributionId,
+    order_id: &str,
+    traceparent: Option<String>,
+    correlation_id: Option<String>,
+) -> Job {
+    let mut job = Job::new(
         kind.as_str(),
-        json!({ "ticketDistributionId": id.0.to_string(), "orderId": order_id }),
-    )
+        json!({
+            "ticketDistributionId": id.0.to_string(),
+            "orderId": order_id,
+            "correlationId": correlation_id,
+        }),
+    );
+    job.traceparent = traceparent;
+    job
 }
 
 /// Enqueues jobs for every due ticket, in passes. On PostgreSQL one replica dispatches at a
@@ -75,7 +90,13 @@ impl Dispatcher {
             .map(|job| {
                 (
                     job.ticket_distribution_id,
-                    job_for(job.kind, job.ticket_distribution_id, &job.order_id.0),
+                    job_for(
+                        job.kind,
+                        job.ticket_distribution_id,
+                        &job.order_id.0,
+                        job.traceparent.clone(),
+                        job.correlation_id.clone(),
+                    ),
                 )
             })
             .collect();
@@ -112,7 +133,13 @@ pub async fn replace_failed(
         if queue
             .enqueue(
                 &streams.stream,
-                &job_for(JobKind::Place, *id, &ticket.order_id),
+                &job_for(
+                    JobKind::Place,
+                    *id,
+                    &ticket.order_id,
+                    td_telemetry::propagation::current_traceparent_or(None),
+                    td_telemetry::correlation::current(),
+                ),
             )
             .await
             .is_ok()
@@ -163,6 +190,21 @@ impl Worker {
     }
 
     async fn settle(&self, delivery: Delivery) {
+        let job = &delivery.job;
+        let span = tracing::info_span!(
+            "nod.job",
+            kind = %job.kind,
+            job = %job.id,
+            attempt = job.attempt,
+            order_id = job.payload["orderId"].as_str().unwrap_or(""),
+            ticket_distribution_id = job.payload["ticketDistributionId"].as_str().unwrap_or(""),
+            correlation_id = job.payload["correlationId"].as_str().unwrap_or(""),
+        );
+        td_telemetry::propagation::follow(&span, job.traceparent.as_deref());
+        self.settle_in_span(delivery).instrument(span).await
+    }
+
+    async fn settle_in_span(&self, delivery: Delivery) {
         let outcome = self.handle(&delivery).await;
         let settled = match outcome {
             Ok(Done::Finished) => self.queue.ack(&delivery).await.map(|_| ()),
@@ -191,7 +233,9 @@ impl Worker {
                 nod_order_group_id: None,
                 reason: Some(format!("NOD_UNAVAILABLE: retries exhausted: {reason}")),
                 media_serial_number_id: None,
-                traceparent: delivery.job.traceparent.clone(),
+                traceparent: td_telemetry::propagation::current_traceparent_or(
+                    delivery.job.traceparent.as_deref(),
+                ),
                 at: chrono::Utc::now(),
             };
             if let Err(err) = apply(&self.db, &change).await {
@@ -237,7 +281,9 @@ impl Worker {
             nod_order_group_id: nod_id,
             reason,
             media_serial_number_id: None,
-            traceparent: job.traceparent.clone(),
+            traceparent: td_telemetry::propagation::current_traceparent_or(
+                job.traceparent.as_deref(),
+            ),
             at: chrono::Utc::now(),
         };
         match self.nod.place(&request).await {

@@ -82,6 +82,7 @@ pub struct App {
     distributor: Distributor,
     health: HttpServer,
     grpc: TcpListener,
+    token: td_runtime::InternalToken,
 }
 
 impl App {
@@ -118,6 +119,7 @@ impl App {
             },
             health,
             grpc,
+            token: td_runtime::InternalToken::new(settings.grpc_token())?,
         })
     }
 
@@ -133,7 +135,12 @@ impl App {
             "nod-distributor started"
         );
         let service = self.distributor.grpc_service();
-        let grpc = tokio::spawn(td_runtime::serve_grpc(self.grpc, service, shutdown.clone()));
+        let grpc = tokio::spawn(td_runtime::serve_grpc(
+            self.grpc,
+            service,
+            self.token,
+            shutdown.clone(),
+        ));
         let work = tokio::spawn(self.distributor.run(shutdown.clone()));
         let result = self.health.run_until_stopped(shutdown).await;
         let _ = work.await;

@@ -6,8 +6,9 @@
 use crate::intake::{Incoming, Intake};
 use futures::future::join_all;
 use rand::Rng;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::{ClientContext, Statistics};
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -23,7 +24,34 @@ const LINGER: Duration = Duration::from_millis(5);
 /// Lanes processed in parallel, each in one transaction; bounded by the database pool.
 const LANES: usize = 16;
 
-pub fn create(settings: &Settings) -> anyhow::Result<StreamConsumer> {
+/// Publishes librdkafka's statistics of the consumer: its lag per partition.
+pub struct LagMetrics;
+
+impl ClientContext for LagMetrics {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, stats) in statistics.topics {
+            for (partition, p) in stats.partitions {
+                // -1 is librdkafka's internal "unassigned" partition; a lag of -1 is unknown.
+                if partition < 0 || p.consumer_lag < 0 {
+                    continue;
+                }
+                metrics::gauge!(
+                    "td_kafka_consumer_lag",
+                    "topic" => topic.clone(),
+                    "partition" => partition.to_string()
+                )
+                .set(p.consumer_lag as f64);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for LagMetrics {}
+
+/// The order-event consumer.
+pub type OrderConsumer = StreamConsumer<LagMetrics>;
+
+pub fn create(settings: &Settings) -> anyhow::Result<OrderConsumer> {
     let mut config = td_bus::client_config(
         &settings.kafka,
         &[
@@ -33,13 +61,15 @@ pub fn create(settings: &Settings) -> anyhow::Result<StreamConsumer> {
             // Bound what librdkafka prefetches, so a slow database cannot make us buffer
             // without limit.
             ("queued.max.messages.kbytes".into(), "16384".into()),
+            // Lag per partition for the metrics.
+            ("statistics.interval.ms".into(), "5000".into()),
         ],
     );
     for (k, v) in settings.kafka.consumer_properties() {
         config.set(k, v);
     }
-    let consumer: StreamConsumer = config
-        .create()
+    let consumer: OrderConsumer = config
+        .create_with_context(LagMetrics)
         .map_err(|e| anyhow::anyhow!("creating the Kafka consumer: {e}"))?;
     let topic = settings.topic("order-events");
     consumer
@@ -63,7 +93,7 @@ fn lane_of(key: Option<&[u8]>) -> usize {
 }
 
 /// Consumes until shutdown. Returns after committing what was processed.
-pub async fn run(consumer: StreamConsumer, intake: Arc<Intake>, shutdown: CancellationToken) {
+pub async fn run(consumer: OrderConsumer, intake: Arc<Intake>, shutdown: CancellationToken) {
     loop {
         let first = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -154,7 +184,7 @@ async fn process_with_retry(
     }
 }
 
-fn commit(consumer: &StreamConsumer, batch: &[BorrowedMessage<'_>]) {
+fn commit(consumer: &OrderConsumer, batch: &[BorrowedMessage<'_>]) {
     let mut next: HashMap<(String, i32), i64> = HashMap::new();
     for m in batch {
         let entry = next

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use td_bus::{Message, MessageSink};
 use td_store::record::{record_order_event, Origin, RecordOutcome};
 use td_store::{DatabaseConnection, TransactionTrait};
+use tracing::Instrument;
 
 /// What became of one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,26 +85,42 @@ impl Intake {
                     continue;
                 }
             };
-            let origin = Origin {
-                distribution_channel: None,
-                traceparent: message.traceparent.clone(),
-            };
-            let outcome = record_order_event(&txn, &event, &origin, Utc::now()).await?;
-            logged.push((event, outcome.clone()));
-            outcomes.push(IntakeOutcome::Recorded(outcome));
-        }
-        let recorded: Vec<&str> = logged.iter().map(|(e, _)| e.order.id.0.as_str()).collect();
-        td_store::notify::orders_recorded(&txn, &recorded).await?;
-        txn.commit().await?;
-        td_store::notify::announce_locally(&recorded);
-        for (event, outcome) in logged {
-            tracing::info!(
+            // The event's span continues the producer's trace; what the event starts
+            // (NOD jobs, lifecycle events) continues the span's.
+            let span = tracing::info_span!(
+                "order.event",
+                otel.kind = "consumer",
                 order_id = %event.order.id,
                 order_version = event.order.version,
                 correlation_id = event.correlation_id.as_deref().unwrap_or(""),
-                outcome = ?outcome,
-                "order event processed"
             );
+            td_telemetry::propagation::follow(&span, message.traceparent.as_deref());
+            let origin = Origin {
+                distribution_channel: None,
+                traceparent: td_telemetry::propagation::traceparent_of(&span)
+                    .or_else(|| message.traceparent.clone()),
+            };
+            let outcome = record_order_event(&txn, &event, &origin, Utc::now())
+                .instrument(span.clone())
+                .await?;
+            logged.push((event, outcome.clone(), span));
+            outcomes.push(IntakeOutcome::Recorded(outcome));
+        }
+        let recorded: Vec<&str> = logged
+            .iter()
+            .map(|(e, _, _)| e.order.id.0.as_str())
+            .collect();
+        td_store::notify::orders_recorded(&txn, &recorded).await?;
+        txn.commit().await?;
+        td_store::notify::announce_locally(&recorded);
+        for (_, outcome, span) in logged {
+            let label = match &outcome {
+                RecordOutcome::Applied { .. } => "applied",
+                RecordOutcome::AlreadyRecorded { .. } => "already_recorded",
+                RecordOutcome::Draft => "draft",
+            };
+            metrics::counter!("td_order_events_total", "outcome" => label).increment(1);
+            span.in_scope(|| tracing::info!(outcome = ?outcome, "order event processed"));
         }
         Ok(outcomes)
     }
@@ -114,6 +131,7 @@ impl Intake {
         reason: String,
     ) -> Result<IntakeOutcome, IntakeError> {
         tracing::warn!(source = %incoming.source, %reason, "order event dead-lettered");
+        metrics::counter!("td_order_events_total", "outcome" => "dead_lettered").increment(1);
         let payload = incoming.payload.unwrap_or_default().to_vec();
         let readable = serde_json::json!({
             "reason": reason,

@@ -30,14 +30,23 @@ pub const RELAY_IDLE: Duration = Duration::from_millis(20);
 pub struct GrpcServer {
     listener: TcpListener,
     db: DatabaseConnection,
+    token: td_runtime::InternalToken,
 }
 
 impl GrpcServer {
-    pub async fn bind(addr: SocketAddr, db: DatabaseConnection) -> anyhow::Result<Self> {
+    pub async fn bind(
+        addr: SocketAddr,
+        db: DatabaseConnection,
+        token: td_runtime::InternalToken,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen for gRPC on {addr}"))?;
-        Ok(Self { listener, db })
+        Ok(Self {
+            listener,
+            db,
+            token,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -50,6 +59,7 @@ impl GrpcServer {
         td_runtime::serve_grpc(
             self.listener,
             GenerationServer::new(grpc::GenerationService::new(self.db)),
+            self.token,
             shutdown,
         )
         .await
@@ -76,7 +86,12 @@ impl App {
             health_routes(td_runtime::database_ready(db.clone())),
         )
         .await?;
-        let grpc = GrpcServer::bind(settings.order_listener.grpc_addr, db.clone()).await?;
+        let grpc = GrpcServer::bind(
+            settings.order_listener.grpc_addr,
+            db.clone(),
+            td_runtime::InternalToken::new(settings.grpc_token())?,
+        )
+        .await?;
         Ok(Self {
             settings: settings.clone(),
             db,

@@ -16,6 +16,8 @@ use td_store::{outbox, DatabaseConnection, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
 const RELAY_LOCK: i64 = 7_346_022;
+/// How often the backlog is counted for the metrics.
+const BACKLOG_SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -88,17 +90,42 @@ impl Relay {
             .map(|e| self.message(e))
             .collect::<Result<Vec<_>, _>>()?;
         self.sink.publish(&messages).await?;
+        metrics::counter!("td_outbox_published_total").increment(messages.len() as u64);
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
         outbox::mark_published(&txn, &ids, chrono::Utc::now()).await?;
         txn.commit().await?;
         Ok(Step::Published(events.len()))
     }
 
+    /// Publishes the outbox backlog and the age of its oldest event as gauges.
+    async fn sample_backlog(&self) {
+        let sampled = async {
+            let count = outbox::backlog(&self.db).await?;
+            let oldest = outbox::oldest_unpublished_at(&self.db).await?;
+            Ok::<_, td_store::StoreError>((count, oldest))
+        };
+        match sampled.await {
+            Ok((count, oldest)) => {
+                let age = oldest
+                    .map(|at| (chrono::Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0)
+                    .unwrap_or(0.0);
+                metrics::gauge!("td_outbox_backlog").set(count as f64);
+                metrics::gauge!("td_outbox_oldest_age_seconds").set(age);
+            }
+            Err(err) => tracing::debug!(error = %err, "reading the outbox backlog failed"),
+        }
+    }
+
     /// Relays until shutdown: immediately while there is a backlog, every `idle` otherwise,
     /// with exponential backoff and jitter while the broker or database fails.
     pub async fn run(self, idle: Duration, shutdown: CancellationToken) {
         let mut backoff = Duration::from_millis(100);
+        let mut sampled: Option<tokio::time::Instant> = None;
         loop {
+            if sampled.is_none_or(|at| at.elapsed() >= BACKLOG_SAMPLE_EVERY) {
+                sampled = Some(tokio::time::Instant::now());
+                self.sample_backlog().await;
+            }
             let wait = match self.step().await {
                 Ok(Step::Published(n)) if n as u64 == self.batch => Duration::ZERO,
                 Ok(Step::Published(_)) => {

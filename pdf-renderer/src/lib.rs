@@ -80,6 +80,7 @@ pub struct App {
     settings: PdfRendererSettings,
     health: HttpServer,
     grpc: TcpListener,
+    token: td_runtime::InternalToken,
 }
 
 impl App {
@@ -101,6 +102,7 @@ impl App {
             settings: settings.pdf_renderer.clone(),
             health,
             grpc,
+            token: td_runtime::InternalToken::new(settings.grpc_token())?,
         })
     }
 
@@ -123,6 +125,7 @@ impl App {
         let grpc = tokio::spawn(td_runtime::serve_grpc(
             self.grpc,
             grpc_service(service),
+            self.token,
             shutdown.clone(),
         ));
         let result = self.health.run_until_stopped(shutdown).await;

@@ -189,10 +189,19 @@ impl PdfService {
             .await
             .map_err(|_| PdfError::ShuttingDown)?;
         let renderer = self.renderer.clone();
-        tokio::task::spawn_blocking(move || renderer.render(&doc))
+        let pages = doc.tickets.len();
+        let started = std::time::Instant::now();
+        let rendered = tokio::task::spawn_blocking(move || renderer.render(&doc))
             .await
             .map_err(|_| PdfError::ShuttingDown)?
-            .map_err(PdfError::from)
+            .map_err(PdfError::from);
+        let outcome = if rendered.is_ok() { "ok" } else { "error" };
+        metrics::histogram!("td_pdf_render_duration_seconds", "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        if rendered.is_ok() {
+            metrics::counter!("td_pdf_pages_rendered_total").increment(pages as u64);
+        }
+        rendered
     }
 
     /// Renders one group's PDF without storing it.

@@ -13,6 +13,20 @@ use rdkafka::Message as _;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// `env` with the entries of `common` it does not set itself.
+fn with_common(
+    env: &[(&'static str, String)],
+    common: &[(&'static str, String)],
+) -> Vec<(&'static str, String)> {
+    let mut all = env.to_vec();
+    for (k, v) in common {
+        if !all.iter().any(|(key, _)| key == k) {
+            all.push((k, v.clone()));
+        }
+    }
+    all
+}
+
 pub fn kafka() -> String {
     std::env::var("TD_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".to_owned())
 }
@@ -42,6 +56,11 @@ pub struct Stack {
     /// pdf-renderer's gRPC address.
     pub pdf_grpc: String,
     pub mailer: Option<Process>,
+    /// Settings every process of the stack gets (the internal gRPC token, telemetry).
+    pub common_env: Vec<(&'static str, String)>,
+    /// Where each process serves `/health/*` and `/metrics` (`host:port`), by binary name;
+    /// the latest replica of a worker wins.
+    pub health: BTreeMap<&'static str, String>,
 }
 
 impl Stack {
@@ -50,17 +69,32 @@ impl Stack {
     }
 
     pub async fn start() -> Self {
-        Self::start_inner(false).await
+        Self::start_inner(false, Vec::new()).await
     }
 
     /// The stack with NOD distribution: the NOD simulator and one nod-distributor (jobs on
     /// the real Redis, on streams named after this stack's environment).
     pub async fn start_with_nod() -> Self {
-        Self::start_inner(true).await
+        Self::start_inner(true, Vec::new()).await
     }
 
-    async fn start_inner(with_nod: bool) -> Self {
+    /// The stack, with NOD distribution or not, where every process also gets `common`.
+    pub async fn start_with(with_nod: bool, common: Vec<(&'static str, String)>) -> Self {
+        Self::start_inner(with_nod, common).await
+    }
+
+    /// Starts `name` with `env` and the settings every process of this stack shares.
+    fn process(&self, name: &str, args: &[&str], env: &[(&'static str, String)]) -> Process {
+        Process::start(name, args, &with_common(env, &self.common_env))
+    }
+
+    async fn start_inner(with_nod: bool, mut common: Vec<(&'static str, String)>) -> Self {
         let env = format!("e2e{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        // The workers authenticate each other's calls, as they do when deployed.
+        common.push((
+            "TD__GRPC__TOKEN",
+            format!("e2e-{}", uuid::Uuid::new_v4().simple()),
+        ));
         let db = td_testkit::postgres().await;
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", kafka())
@@ -125,7 +159,7 @@ impl Stack {
             ("TD__PDF_RENDERER__GRPC_ADDR", pdf_grpc.clone()),
             ("TD__PDF_RENDERER__HEALTH_ADDR", pdf_health.clone()),
         ];
-        let pdf_renderer = Process::start("pdf-renderer", &[], &pdf_env);
+        let pdf_renderer = Process::start("pdf-renderer", &[], &with_common(&pdf_env, &common));
         let gateway_env = vec![
             ("TD__DATABASE__URL", db.url.clone()),
             ("TD__GATEWAY__ADDR", gateway.clone()),
@@ -171,10 +205,19 @@ impl Stack {
             gateway: format!("http://{gateway}"),
             listener_env,
             listener: None,
-            gateway_process: Some(Process::start("api-gateway", &[], &gateway_env)),
+            gateway_process: Some(Process::start(
+                "api-gateway",
+                &[],
+                &with_common(&gateway_env, &common),
+            )),
             pdf_renderer: Some(pdf_renderer),
             pdf_grpc,
             mailer: None,
+            common_env: common,
+            health: BTreeMap::from([
+                ("pdf-renderer", pdf_health.clone()),
+                ("api-gateway", gateway.clone()),
+            ]),
         };
         stack.start_listener().await;
         if with_nod {
@@ -194,7 +237,7 @@ impl Stack {
     }
 
     pub async fn start_listener(&mut self) {
-        let process = Process::start("order-listener", &[], &self.listener_env);
+        let process = self.process("order-listener", &[], &self.listener_env);
         let health = self
             .listener_env
             .iter()
@@ -202,6 +245,7 @@ impl Stack {
             .map(|(_, v)| v.clone())
             .expect("health addr");
         self.listener = Some(process);
+        self.health.insert("order-listener", health.clone());
         wait_ok(
             &format!("http://{health}/health/ready"),
             Duration::from_secs(30),
@@ -235,7 +279,8 @@ impl Stack {
             env.retain(|(key, _)| key != k);
             env.push((k, v.clone()));
         }
-        self.mailer = Some(Process::start("mailer", &[], &env));
+        self.mailer = Some(self.process("mailer", &[], &env));
+        self.health.insert("mailer", health.clone());
         wait_ok(
             &format!("http://{health}/health/ready"),
             Duration::from_secs(30),
@@ -257,8 +302,9 @@ impl Stack {
             env.retain(|(k, _)| *k != "TD__NOD_DISTRIBUTOR__GRPC_ADDR");
             env.push(("TD__NOD_DISTRIBUTOR__GRPC_ADDR", free_addr()));
         }
-        self.nod_processes
-            .push(Process::start("nod-distributor", &[], &env));
+        let process = self.process("nod-distributor", &[], &env);
+        self.nod_processes.push(process);
+        self.health.insert("nod-distributor", health.clone());
         wait_ok(
             &format!("http://{health}/health/ready"),
             Duration::from_secs(30),
@@ -356,10 +402,31 @@ impl Stack {
     }
 
     pub async fn produce(&self, producer: &FutureProducer, key: &str, payload: &[u8]) {
+        self.produce_with_headers(producer, key, payload, &[]).await;
+    }
+
+    /// Produces an order event with message headers (e.g. a `traceparent`).
+    pub async fn produce_with_headers(
+        &self,
+        producer: &FutureProducer,
+        key: &str,
+        payload: &[u8],
+        headers: &[(&str, &str)],
+    ) {
         let topic = self.topic("order-events");
+        let mut owned = rdkafka::message::OwnedHeaders::new();
+        for (k, v) in headers {
+            owned = owned.insert(rdkafka::message::Header {
+                key: k,
+                value: Some(v.as_bytes()),
+            });
+        }
         producer
             .send(
-                FutureRecord::to(&topic).key(key).payload(payload),
+                FutureRecord::to(&topic)
+                    .key(key)
+                    .payload(payload)
+                    .headers(owned),
                 Duration::from_secs(10),
             )
             .await

@@ -7,7 +7,7 @@ use crate::dto::TicketDistributionGroup;
 use crate::error::{ApiError, ApiErrorBody, ErrorCode};
 use crate::middleware::CorrelationId;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use std::time::Duration;
 use td_proto::v1::GenerateRequest;
@@ -34,7 +34,7 @@ pub async fn generate(
     State(state): State<AppState>,
     caller: Caller,
     Extension(correlation): Extension<CorrelationId>,
-    Path(order_id): Path<String>,
+    super::OrderIdPath(order_id): super::OrderIdPath,
 ) -> Result<Json<Vec<TicketDistributionGroup>>, ApiError> {
     let mut client = state.generation.clone();
     let mut request = tonic::Request::new(GenerateRequest {

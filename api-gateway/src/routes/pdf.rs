@@ -83,7 +83,7 @@ pub async fn create_or_get(
     State(state): State<AppState>,
     caller: Caller,
     axum::Extension(correlation): axum::Extension<crate::middleware::CorrelationId>,
-    Path(order_id): Path<String>,
+    super::OrderIdPath(order_id): super::OrderIdPath,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Vec<PdfTicket>>, ApiError> {

@@ -113,7 +113,7 @@ pub async fn send(
     State(state): State<AppState>,
     caller: Caller,
     Extension(correlation): Extension<CorrelationId>,
-    Path(order_id): Path<String>,
+    super::OrderIdPath(order_id): super::OrderIdPath,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<SendAccepted>), ApiError> {
@@ -248,6 +248,7 @@ pub async fn send(
         language: language.as_str().to_owned(),
         ticket_distribution_ids: unique.into_iter().collect(),
         correlation_id: Some(correlation.0.clone()),
+        traceparent: td_telemetry::propagation::current_traceparent_or(None),
     };
     let outcome = mail::create_send(&state.db, new, idempotency, now).await?;
     if let CreateOutcome::Created(s) = &outcome {

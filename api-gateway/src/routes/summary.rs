@@ -4,7 +4,7 @@ use crate::caller::Caller;
 use crate::dto::{summarise, OrderDistributionSummary};
 use crate::error::{ApiError, ApiErrorBody, ErrorCode};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use td_domain::ids::OrderId;
 use td_store::query;
@@ -27,7 +27,7 @@ use td_store::query;
 pub async fn summary(
     State(state): State<AppState>,
     caller: Caller,
-    Path(order_id): Path<String>,
+    super::OrderIdPath(order_id): super::OrderIdPath,
 ) -> Result<Json<OrderDistributionSummary>, ApiError> {
     let order = OrderId(order_id);
     let rows = query::order_distributions(&state.db, caller.scope(), &order)

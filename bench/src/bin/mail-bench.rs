@@ -193,6 +193,7 @@ async fn main() -> anyhow::Result<()> {
                 language: "nob".into(),
                 ticket_distribution_ids: tickets,
                 correlation_id: None,
+                traceparent: None,
             },
             None,
             chrono::Utc::now(),

@@ -48,7 +48,14 @@ async fn main() -> anyhow::Result<()> {
 
     let settings = td_settings::Settings::load_from(
         None,
-        [("TD__GATEWAY__ADDR".to_owned(), "127.0.0.1:0".to_owned())],
+        [
+            ("TD__GATEWAY__ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+            // One client measures the status path's capacity: no per-client limit.
+            (
+                "TD__GATEWAY__RATE_LIMIT_PER_SECOND".to_owned(),
+                "0".to_owned(),
+            ),
+        ],
     )?;
     let gateway = api_gateway::App::build_with_db(&settings.gateway, test_db.db.clone()).await?;
     let gateway_addr = gateway.local_addr();

@@ -32,6 +32,11 @@ pub async fn consume<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     let concurrency = consumer.concurrency.max(1);
+    let sampling = tokio::spawn(sample_depth(
+        queue.clone(),
+        consumer.clone(),
+        shutdown.clone(),
+    ));
     let handle = Arc::new(handle);
     let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
     loop {
@@ -81,6 +86,37 @@ pub async fn consume<F, Fut>(
     // Drain: every slot back means every job in flight has been handled.
     let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
     let _ = slots.acquire_many(all).await;
+    let _ = sampling.await;
+}
+
+/// How often the queue's depth is read for the metrics.
+const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+
+/// Publishes the stream's depth by state and its dead letters as gauges until `shutdown`.
+async fn sample_depth(queue: Arc<dyn JobQueue>, consumer: Consumer, shutdown: CancellationToken) {
+    loop {
+        match queue.stats(&consumer.stream, &consumer.group).await {
+            Ok(stats) => {
+                for (state, n) in [
+                    ("ready", stats.ready),
+                    ("pending", stats.pending),
+                    ("delayed", stats.delayed),
+                ] {
+                    metrics::gauge!("td_job_queue_depth", "stream" => consumer.stream.clone(), "state" => state)
+                        .set(n as f64);
+                }
+                metrics::gauge!("td_job_dead_letters", "stream" => consumer.stream.clone())
+                    .set(stats.dead as f64);
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, stream = %consumer.stream, "reading queue depth failed")
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(SAMPLE_EVERY) => {}
+        }
+    }
 }
 
 /// Calls `pass` again and again until `shutdown`: at once when it reports a full batch

@@ -30,6 +30,8 @@ pub struct NodClient {
 
 /// One logical call, replayed as is on every attempt.
 struct Call<'a> {
+    /// What the call does, for metrics: `place`, `cancel`, `get`, `feed`.
+    operation: &'static str,
     method: Method,
     url: Url,
     body: Option<Vec<u8>>,
@@ -97,6 +99,18 @@ impl NodClient {
             );
         })
         .await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(NodError::Rejected { .. }) => "rejected",
+            Err(NodError::NotFound { .. }) => "not_found",
+            Err(NodError::Unavailable { .. }) => "unavailable",
+        };
+        metrics::counter!("td_nod_calls_total", "operation" => call.operation, "outcome" => outcome)
+            .increment(1);
+        metrics::counter!("td_nod_call_attempts_total", "operation" => call.operation)
+            .increment(u64::from(attempts.load(Ordering::Relaxed)));
+        metrics::histogram!("td_nod_call_duration_seconds", "operation" => call.operation)
+            .record(started.elapsed().as_secs_f64());
         result.map_err(|err| match err {
             NodError::Unavailable { cause, .. } => NodError::Unavailable {
                 cause,
@@ -182,6 +196,7 @@ impl Nod for NodClient {
         Box::pin(async move {
             let body = serde_json::to_vec(request).expect("a PlaceRequest always serialises");
             self.send(Call {
+                operation: "place",
                 method: Method::POST,
                 url: self.url(&["backoffice", "order-groups"]),
                 body: Some(body),
@@ -193,6 +208,7 @@ impl Nod for NodClient {
 
     fn cancel<'a>(&'a self, id: &'a OrderGroupId) -> BoxFuture<'a, Result<OrderGroup, NodError>> {
         Box::pin(self.send(Call {
+            operation: "cancel",
             method: Method::POST,
             url: self.url(&["backoffice", "order-groups", id.as_str(), "cancel"]),
             body: None,
@@ -202,6 +218,7 @@ impl Nod for NodClient {
 
     fn get<'a>(&'a self, id: &'a OrderGroupId) -> BoxFuture<'a, Result<OrderGroup, NodError>> {
         Box::pin(self.send(Call {
+            operation: "get",
             method: Method::GET,
             url: self.url(&["backoffice", "order-groups", id.as_str()]),
             body: None,
@@ -225,6 +242,7 @@ impl Nod for NodClient {
             }
             let page: TransactionPage = self
                 .send(Call {
+                    operation: "feed",
                     method: Method::GET,
                     url,
                     body: None,

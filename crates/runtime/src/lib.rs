@@ -1,6 +1,10 @@
 //! Process plumbing every worker shares: turning SIGTERM/SIGINT into a cancellation token,
-//! and the small HTTP server for `/health/live` and `/health/ready`. Nothing here knows
-//! what a worker does.
+//! the small HTTP server for `/health/live`, `/health/ready` and `/metrics`, and internal
+//! gRPC (`grpc`). Nothing here knows what a worker does.
+
+pub mod grpc;
+
+pub use grpc::{internal_channel, serve_grpc, InternalChannel, InternalToken};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,36 +16,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-
-/// Serves one gRPC service, with the standard gRPC health service reporting it SERVING, on
-/// a bound listener until `shutdown`; calls in flight finish first.
-pub async fn serve_grpc<S>(
-    listener: TcpListener,
-    service: S,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()>
-where
-    S: tower::Service<axum::http::Request<tonic::body::Body>, Error = std::convert::Infallible>
-        + tonic::server::NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Response: IntoResponse,
-    S::Future: Send + 'static,
-{
-    let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<S>().await;
-    tonic::transport::Server::builder()
-        .add_service(health)
-        .add_service(service)
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            async move { shutdown.cancelled().await },
-        )
-        .await?;
-    Ok(())
-}
 
 /// A token cancelled on the first SIGTERM or SIGINT.
 pub fn shutdown_token() -> CancellationToken {
@@ -94,12 +68,25 @@ pub fn database_ready(db: td_store::DatabaseConnection) -> ReadinessCheck {
     })
 }
 
-/// The routes `/health/live` and `/health/ready`, for merging into a process's router.
+/// The routes `/health/live`, `/health/ready` and `/metrics`, for merging into a process's
+/// router.
 pub fn health_routes(ready: ReadinessCheck) -> Router {
+    td_telemetry::metrics::prometheus();
     Router::new()
         .route("/health/live", get(live))
         .route("/health/ready", get(ready_handler))
+        .route("/metrics", get(metrics))
         .with_state(ready)
+}
+
+async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        td_telemetry::metrics::render(),
+    )
 }
 
 async fn live() -> impl IntoResponse {

@@ -34,6 +34,8 @@ public_base_url = "http://127.0.0.1:8080"
 pdf_wait_ms = 20000
 mail_sends_per_order_per_hour = 10
 mail_sends_per_address_per_hour = 20
+rate_limit_per_second = 100
+rate_limit_burst = 200
 
 [order_listener]
 health_addr = "127.0.0.1:8081"

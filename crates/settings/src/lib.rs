@@ -51,6 +51,9 @@ pub struct Settings {
     pub upstreams: UpstreamSettings,
     /// Who may call the REST API.
     pub auth: AuthSettings,
+    /// How the workers authenticate calls to each other.
+    #[serde(default)]
+    pub grpc: GrpcSettings,
     /// How NOD is reached: base URL, timeouts, retries.
     pub nod: td_nod::NodClientSettings,
     /// The job queues (NOD jobs, mail jobs): retries, visibility timeout, bounds.
@@ -102,16 +105,7 @@ fn librdkafka_names(map: &BTreeMap<String, String>) -> Vec<(String, String)> {
         .collect()
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TelemetrySettings {
-    /// `json` (default, for log collectors) or `pretty` (for people).
-    pub log_format: String,
-    /// A `tracing` filter such as `info,sqlx=warn`.
-    pub log_filter: String,
-    /// OTLP/gRPC collector endpoint; traces are exported only when set.
-    pub otlp_endpoint: Option<String>,
-}
+pub use td_telemetry::TelemetrySettings;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,6 +125,11 @@ pub struct GatewaySettings {
     pub mail_sends_per_order_per_hour: u64,
     /// Most e-mail sends to one address in an hour.
     pub mail_sends_per_address_per_hour: u64,
+    /// Requests per second one client may make to `/v1` (a client is the token's client and
+    /// the `ET-Client-Name`); 0 turns the limit off.
+    pub rate_limit_per_second: u32,
+    /// Requests a client may make at once above its rate before it is answered 429.
+    pub rate_limit_burst: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -194,6 +193,16 @@ pub struct AuthSettings {
 /// The gRPC services as their callers reach them (`http://order-listener:50051` on
 /// Kubernetes). Unset, a caller uses the service's own listen address on this machine
 /// (`http://<grpc_addr>`), which is right when everything runs on one host.
+/// Internal gRPC between the workers.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcSettings {
+    /// The shared secret every internal call carries as a bearer token (at least 16
+    /// characters); every process of one deployment must have the same. Unset, internal
+    /// calls are not authenticated (local runs only).
+    pub token: Option<SecretString>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamSettings {
@@ -385,6 +394,20 @@ impl Settings {
                 }
             }
         }
+        if self.grpc.token.as_ref().is_some_and(|t| {
+            t.expose_secret().len() < 16 || !t.expose_secret().bytes().all(|b| b.is_ascii_graphic())
+        }) {
+            return Err(invalid(
+                "grpc.token",
+                "must be at least 16 printable ASCII characters without spaces",
+            ));
+        }
+        if self.gateway.rate_limit_per_second > 0 && self.gateway.rate_limit_burst == 0 {
+            return Err(invalid(
+                "gateway.rate_limit_burst",
+                "must be at least 1 while the rate limit is on",
+            ));
+        }
         if !matches!(self.auth.mode.as_str(), "jwt" | "off") {
             return Err(invalid("auth.mode", "must be `jwt` or `off`"));
         }
@@ -448,6 +471,11 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// The shared token of internal gRPC calls, if one is set.
+    pub fn grpc_token(&self) -> Option<&str> {
+        self.grpc.token.as_ref().map(|t| t.expose_secret())
     }
 
     /// order-listener's gRPC service as its callers reach it.

@@ -30,6 +30,8 @@ pub struct NewSend {
     pub language: String,
     pub ticket_distribution_ids: Vec<Uuid>,
     pub correlation_id: Option<String>,
+    /// The W3C trace context of the request, for the mailer's span.
+    pub traceparent: Option<String>,
 }
 
 /// An `Idempotency-Key` and what it guards: the same key with another request is refused.
@@ -136,6 +138,7 @@ where
         smtp_queue_id: None,
         message_id: None,
         correlation_id: new.correlation_id,
+        traceparent: new.traceparent,
         enqueued_at: None,
         sent_at: None,
         created_at: now,

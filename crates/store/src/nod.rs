@@ -48,6 +48,10 @@ pub struct DueJob {
     pub kind: JobKind,
     pub ticket_distribution_id: TicketDistributionId,
     pub order_id: OrderId,
+    /// The trace context and correlation id of the order's latest recorded version, so the
+    /// job continues the trace of the event that called for it.
+    pub traceparent: Option<String>,
+    pub correlation_id: Option<String>,
 }
 
 /// Tickets that need a job now: never enqueued, or enqueued longer than `redispatch_after`
@@ -83,16 +87,43 @@ pub async fn due_jobs<C: ConnectionTrait>(
         .limit(limit)
         .all(conn)
         .await?;
+    let mut orders: Vec<String> = rows.iter().map(|r| r.order_id.clone()).collect();
+    orders.sort_unstable();
+    orders.dedup();
+    let mut contexts = std::collections::HashMap::new();
+    if !orders.is_empty() {
+        let versions: Vec<(String, Option<String>, Option<String>)> = order_version::Entity::find()
+            .select_only()
+            .column(order_version::Column::OrderId)
+            .column(order_version::Column::Traceparent)
+            .column(order_version::Column::CorrelationId)
+            .filter(order_version::Column::OrderId.is_in(orders))
+            .order_by_asc(order_version::Column::Version)
+            .order_by_asc(order_version::Column::RecordedAt)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        // The latest version of each order comes last.
+        for (order_id, traceparent, correlation_id) in versions {
+            contexts.insert(order_id, (traceparent, correlation_id));
+        }
+    }
     Ok(rows
         .into_iter()
-        .map(|row| DueJob {
-            kind: if row.status == TdStatus::Cancelled.as_str() {
-                JobKind::Cancel
-            } else {
-                JobKind::Place
-            },
-            ticket_distribution_id: TicketDistributionId(row.id),
-            order_id: OrderId(row.order_id),
+        .map(|row| {
+            let (traceparent, correlation_id) =
+                contexts.get(&row.order_id).cloned().unwrap_or_default();
+            DueJob {
+                kind: if row.status == TdStatus::Cancelled.as_str() {
+                    JobKind::Cancel
+                } else {
+                    JobKind::Place
+                },
+                ticket_distribution_id: TicketDistributionId(row.id),
+                order_id: OrderId(row.order_id),
+                traceparent,
+                correlation_id,
+            }
         })
         .collect())
 }

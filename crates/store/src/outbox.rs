@@ -158,6 +158,18 @@ pub async fn unpublished<C: ConnectionTrait>(
         .await?)
 }
 
+/// When the oldest event still waiting to be published was written.
+pub async fn oldest_unpublished_at<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::PublishedAt.is_null())
+        .order_by_asc(outbox::Column::Id)
+        .one(conn)
+        .await?
+        .map(|e| e.created_at))
+}
+
 /// Marks events as published.
 pub async fn mark_published<C: ConnectionTrait>(
     conn: &C,

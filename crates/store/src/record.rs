@@ -103,6 +103,7 @@ pub async fn record_order_event<C: ConnectionTrait>(
         status: Set(order.status.as_str().to_owned()),
         event_id: Set(event.event_id),
         correlation_id: Set(event.correlation_id.clone()),
+        traceparent: Set(origin.traceparent.clone()),
         snapshot: Set(serde_json::to_value(order)?),
         recorded_at: Set(now),
         all_distributed_at: Set(None),

@@ -28,6 +28,7 @@ fn new_send(order: &str, address: &str, tickets: Vec<Uuid>) -> NewSend {
         language: "eng".to_owned(),
         ticket_distribution_ids: tickets,
         correlation_id: Some("corr-1".to_owned()),
+        traceparent: None,
     }
 }
 

@@ -550,6 +550,8 @@ async fn a_failed_ticket_is_placed_again_on_request(db: &DatabaseConnection) {
             kind: JobKind::Place,
             ticket_distribution_id: TicketDistributionId(a),
             order_id: OrderId("O1".into()),
+            traceparent: None,
+            correlation_id: Some("corr-O1-1".into()),
         }],
         "due at once, although its last job was enqueued a minute ago"
     );
@@ -699,6 +701,8 @@ async fn a_cancelled_ticket_nod_has_is_due_for_cancellation(db: &DatabaseConnect
             kind: JobKind::Cancel,
             ticket_distribution_id: TicketDistributionId(c),
             order_id: OrderId("O1".into()),
+            traceparent: None,
+            correlation_id: Some("corr-O1-2".into()),
         }],
         "due at once, although a placement job was enqueued a minute ago"
     );
@@ -757,6 +761,8 @@ async fn a_cancelled_ticket_nod_has_is_due_for_cancellation(db: &DatabaseConnect
             kind: JobKind::Cancel,
             ticket_distribution_id: TicketDistributionId(late),
             order_id: OrderId("O2".into()),
+            traceparent: None,
+            correlation_id: Some("corr-O2-2".into()),
         }]
     );
     nod::mark_cancelled_in_nod(db, TicketDistributionId(late), at(13))

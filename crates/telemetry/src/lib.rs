@@ -1,7 +1,12 @@
-//! Logging and tracing set-up shared by every binary: `tracing` with JSON (or pretty) logs,
-//! W3C trace-context propagation, and an OpenTelemetry OTLP exporter that is wired in but
-//! only switched on when `telemetry.otlp_endpoint` is set. It configures; it never decides
-//! what to log.
+//! Logging, tracing and metrics set-up shared by every binary: `tracing` with JSON (or
+//! pretty) logs, W3C trace-context propagation (`propagation`), the correlation id of the
+//! work in hand (`correlation`), an OpenTelemetry OTLP exporter switched on when
+//! `telemetry.otlp_endpoint` is set, and the Prometheus recorder behind `/metrics`
+//! (`metrics`). It configures; it never decides what to log or count.
+
+pub mod correlation;
+pub mod metrics;
+pub mod propagation;
 
 use anyhow::Context;
 use opentelemetry::trace::TracerProvider as _;
@@ -9,10 +14,21 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
-use td_settings::TelemetrySettings;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
+
+/// How logs and traces leave the process (`TD__TELEMETRY__*`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// `json` (default, for log collectors) or `pretty` (for people).
+    pub log_format: String,
+    /// A `tracing` filter such as `info,sqlx=warn`.
+    pub log_filter: String,
+    /// OTLP/gRPC collector endpoint; traces are exported only when set.
+    pub otlp_endpoint: Option<String>,
+}
 
 /// Keeps the exporter alive; `shutdown` flushes what is buffered.
 #[must_use = "dropping the guard stops trace export"]
@@ -34,6 +50,7 @@ impl TelemetryGuard {
 /// Installs the global subscriber for `service`. Call once, first thing in `main`.
 pub fn init(service: &'static str, settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    metrics::prometheus();
     let filter = EnvFilter::try_new(&settings.log_filter)
         .with_context(|| format!("setting `telemetry.log_filter`: `{}`", settings.log_filter))?;
 
@@ -73,6 +90,7 @@ pub fn init(service: &'static str, settings: &TelemetrySettings) -> anyhow::Resu
         .with(filter)
         .with(fmt_layer)
         .with(otel_layer)
+        .with(correlation::CorrelationLayer)
         .try_init()
         .context("a tracing subscriber was already installed")?;
     Ok(TelemetryGuard { provider })

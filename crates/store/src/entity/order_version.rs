@@ -14,6 +14,8 @@ pub struct Model {
     pub status: String,
     pub event_id: Uuid,
     pub correlation_id: Option<String>,
+    /// The W3C trace context of the intake that recorded it.
+    pub traceparent: Option<String>,
     pub snapshot: Json,
     pub recorded_at: DateTimeUtc,
     /// When `AllTicketDistributionGroupsForOrderVersionDistributed` was written for it.

@@ -19,6 +19,8 @@ pub struct Model {
     pub smtp_queue_id: Option<String>,
     pub message_id: Option<String>,
     pub correlation_id: Option<String>,
+    /// The W3C trace context of the request that asked for the send.
+    pub traceparent: Option<String>,
     pub enqueued_at: Option<DateTimeUtc>,
     pub sent_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

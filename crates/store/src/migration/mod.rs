@@ -7,6 +7,7 @@ mod m0001_initial;
 mod m0002_nod;
 mod m0003_pdf;
 mod m0004_mail;
+mod m0005_trace_context;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_nod::Migration),
             Box::new(m0003_pdf::Migration),
             Box::new(m0004_mail::Migration),
+            Box::new(m0005_trace_context::Migration),
         ]
     }
 }

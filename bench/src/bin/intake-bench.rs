@@ -60,7 +60,12 @@ fn summary(h: &Histogram<u64>) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut stack = Stack::start().await;
+    // One poller watches every order: the per-client rate limit would throttle it.
+    let mut stack = Stack::start_with(
+        false,
+        vec![("TD__GATEWAY__RATE_LIMIT_PER_SECOND", "0".to_owned())],
+    )
+    .await;
     let producer = Stack::producer();
     let topic = stack.topic("order-events");
     let http = reqwest::Client::new();

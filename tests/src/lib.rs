@@ -28,10 +28,18 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// A free port on loopback (bound, then released for the process under test).
+/// A free port on loopback (bound, then released for the process under test). It is taken
+/// below the kernel's ephemeral range (32768 and up on Linux), where outgoing connections
+/// never get their local port: a port from bind(0) could be handed to a connection to the
+/// database or the broker before the process under test binds it.
 pub fn free_addr() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local addr").to_string()
+    for _ in 0..1000 {
+        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            return listener.local_addr().expect("local addr").to_string();
+        }
+    }
+    panic!("no free port between 20000 and 32000 on loopback")
 }
 
 /// A running binary, killed if the test ends without stopping it. Its standard output (the

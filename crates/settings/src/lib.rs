@@ -190,9 +190,6 @@ pub struct AuthSettings {
     pub cross_organisation_permission: String,
 }
 
-/// The gRPC services as their callers reach them (`http://order-listener:50051` on
-/// Kubernetes). Unset, a caller uses the service's own listen address on this machine
-/// (`http://<grpc_addr>`), which is right when everything runs on one host.
 /// Internal gRPC between the workers.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,6 +200,9 @@ pub struct GrpcSettings {
     pub token: Option<SecretString>,
 }
 
+/// The gRPC services as their callers reach them (`http://order-listener:50051` on
+/// Kubernetes). Unset, a caller uses the service's own listen address on this machine
+/// (`http://<grpc_addr>`), which is right when everything runs on one host.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamSettings {
@@ -541,6 +541,18 @@ mod tests {
             s.kafka.producer_properties(),
             vec![("batch.num.messages".to_string(), "1".to_string())]
         );
+    }
+
+    #[test]
+    fn a_short_or_spaced_internal_token_is_refused_naming_the_key() {
+        for bad in ["too-short", "a token with spaces in it"] {
+            let err =
+                Settings::load_from(None, env(&[("TD__GRPC__TOKEN", bad)])).expect_err("refused");
+            assert!(err.to_string().contains("grpc.token"), "{err}");
+        }
+        let ok = Settings::load_from(None, env(&[("TD__GRPC__TOKEN", "sixteen-chars-ok")]))
+            .expect("accepted");
+        assert_eq!(ok.grpc_token(), Some("sixteen-chars-ok"));
     }
 
     #[test]

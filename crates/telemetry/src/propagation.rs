@@ -1,8 +1,9 @@
 //! W3C trace context across process boundaries. Every hop of an order's path (HTTP, gRPC
 //! metadata, Kafka headers, Redis job fields, rows that wait for a dispatcher) carries a
 //! `traceparent`; the span that takes the work up continues that trace, and what it hands on
-//! carries the span's own context. Without an OTLP exporter there is no span context, and a
-//! received `traceparent` is passed on unchanged.
+//! carries the span's own context. Without an OTLP exporter there is no span context: the
+//! intake and the NOD worker then pass on the `traceparent` they received
+//! (`current_traceparent_or`), and the other hops send none.
 
 use opentelemetry::propagation::{Extractor, Injector};
 use std::collections::HashMap;

@@ -5,9 +5,11 @@
 // in the manifest are printed first and not counted.
 //
 //   node print.mjs --dir <dir with manifest.json> [--fonts <dir>] [--chromium <path>]
+//                  [--concurrency <n>]
 //
 // Prints one JSON object: per size ("1", "4" pages) documents, pages, p50_ms, p99_ms,
-// pages_per_s, plus the browser's version.
+// pages_per_s, plus the browser's version; with a concurrency above 1 also the pages per
+// second of a second pass over the same documents on that many pages printing at once.
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,15 +18,21 @@ import { performance } from 'node:perf_hooks';
 import puppeteer from 'puppeteer-core';
 
 function args(argv) {
-  const out = { dir: null, fonts: null, chromium: '/usr/bin/chromium' };
+  const out = { dir: null, fonts: null, chromium: '/usr/bin/chromium', concurrency: '1' };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
     if (!(key in out) || argv[i + 1] === undefined) {
-      throw new Error(`usage: node print.mjs --dir <dir> [--fonts <dir>] [--chromium <path>]`);
+      throw new Error(
+        'usage: node print.mjs --dir <dir> [--fonts <dir>] [--chromium <path>] [--concurrency <n>]',
+      );
     }
     out[key] = argv[i + 1];
   }
   if (!out.dir) throw new Error('--dir is required');
+  out.concurrency = Number(out.concurrency);
+  if (!Number.isInteger(out.concurrency) || out.concurrency < 1) {
+    throw new Error('--concurrency must be a whole number of at least 1');
+  }
   return out;
 }
 
@@ -77,11 +85,11 @@ const browser = await puppeteer.launch({
 });
 try {
   const page = await browser.newPage();
-  const print = async (file) => {
+  const print = async (file, on = page) => {
     const html = readFileSync(join(opts.dir, file), 'utf8');
     const started = performance.now();
-    await page.setContent(html, { waitUntil: 'load' });
-    const pdf = await page.pdf({ format: 'A4', printBackground: true });
+    await on.setContent(html, { waitUntil: 'load' });
+    const pdf = await on.pdf({ format: 'A4', printBackground: true });
     const ms = performance.now() - started;
     if (pdf.length < 5 || Buffer.from(pdf.subarray(0, 5)).toString('latin1') !== '%PDF-') {
       throw new Error(`${file}: Chromium did not return a PDF`);
@@ -100,7 +108,30 @@ try {
     size.pages += doc.pages;
   }
 
-  const result = { browser: await browser.version(), sizes: {} };
+  // The same documents again on `concurrency` pages printing at once, as a Puppeteer-based
+  // service with a pool of pages does: pages per second of wall-clock time.
+  const parallel = { concurrency: opts.concurrency, sizes: {} };
+  if (opts.concurrency > 1) {
+    const pages = [page];
+    while (pages.length < opts.concurrency) pages.push(await browser.newPage());
+    for (const size of Object.keys(sizes)) {
+      const docs = manifest.documents.filter((d) => !d.warmup && String(d.pages) === size);
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(
+        pages.map(async (p) => {
+          while (next < docs.length) await print(docs[next++].file, p);
+        }),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      parallel.sizes[size] = {
+        pages: docs.reduce((a, d) => a + d.pages, 0),
+        pages_per_s: Number((docs.reduce((a, d) => a + d.pages, 0) / seconds).toFixed(2)),
+      };
+    }
+  }
+
+  const result = { browser: await browser.version(), sizes: {}, parallel };
   for (const [pages, { latencies, pages: total }] of Object.entries(sizes)) {
     const sorted = [...latencies].sort((a, b) => a - b);
     const seconds = latencies.reduce((a, b) => a + b, 0) / 1000;

@@ -1,14 +1,15 @@
 //! typst used as a library: the template and the fonts are compiled into the binary and
 //! loaded once per process; each document is compiled in a `World` that adds two kinds of
 //! virtual files to them, the ticket data as `/data.json` and one QR code per sheet as
-//! `/qr/<n>.svg`. Nothing is read from disk or the network, no packages are resolved, and
-//! the data never becomes typst source: the template reads it with `json(..)` and shows its
-//! values as text.
+//! `/qr/<n>.raw` (one grey byte per module, quiet zone included, scaled without smoothing).
+//! Nothing is read from disk or the network, no packages are resolved, and the data never
+//! becomes typst source: the template reads it with `json(..)` and shows its values as text.
 
 use crate::document::TicketDocument;
 use fast_qr::convert::{svg::SvgBuilder, Builder, Shape};
 use fast_qr::qr::QRBuilder;
 use fast_qr::ECL;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use typst::diag::{FileError, FileResult, SourceDiagnostic};
 use typst::foundations::{Bytes, Datetime, Duration};
@@ -27,9 +28,14 @@ const EMBEDDED_FONTS: [&[u8]; 4] = [
     include_bytes!("../fonts/Symbola.ttf"),
 ];
 
-/// How many compilations' worth of memoised results typst may keep. Without eviction its
-/// cache grows with every document; a small age keeps memory flat and rendering fast.
-const MEMO_MAX_AGE: usize = 10;
+/// typst memoises layout results in a process-wide cache that grows with every document
+/// unless evicted. Every `EVICT_EVERY` renders (on any thread) the results not used for
+/// `MEMO_MAX_AGE` evictions are dropped: the cache holds at most a few dozen documents'
+/// worth, and the labels, fonts and template that every document shares stay warm. An
+/// eviction walks the whole cache, so it is not done after every document.
+const EVICT_EVERY: usize = 8;
+const MEMO_MAX_AGE: usize = 3;
+static RENDERS: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -134,16 +140,40 @@ impl World for TicketWorld {
     }
 }
 
-/// The QR code of one ticket as an SVG image (error correction level M, quiet zone of 4).
-pub fn qr_svg(payload: &str) -> Result<String, String> {
-    let qr = QRBuilder::new(payload)
+/// The light modules around a QR code that scanners need to find it.
+const QR_QUIET_ZONE: usize = 4;
+
+fn qr_code(payload: &str) -> Result<fast_qr::QRCode, String> {
+    QRBuilder::new(payload)
         .ecl(ECL::M)
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+}
+
+/// The QR code of one ticket as an SVG image (error correction level M, quiet zone of 4).
+pub fn qr_svg(payload: &str) -> Result<String, String> {
     Ok(SvgBuilder::default()
         .shape(Shape::Square)
-        .margin(4)
-        .to_str(&qr))
+        .margin(QR_QUIET_ZONE)
+        .to_str(&qr_code(payload)?))
+}
+
+/// The QR code of one ticket as a square of 8-bit grey pixels, one per module (0 dark, 255
+/// light), quiet zone included, row by row: what the template shows, scaled without
+/// smoothing (it takes the side length from the square's size).
+pub fn qr_pixels(payload: &str) -> Result<Vec<u8>, String> {
+    let qr = qr_code(payload)?;
+    let side = qr.size + 2 * QR_QUIET_ZONE;
+    let mut pixels = vec![255u8; side * side];
+    for y in 0..qr.size {
+        let row = (y + QR_QUIET_ZONE) * side + QR_QUIET_ZONE;
+        for x in 0..qr.size {
+            if qr.data[y * qr.size + x].value() {
+                pixels[row + x] = 0;
+            }
+        }
+    }
+    Ok(pixels)
 }
 
 /// Renders ticket documents. Cheap to clone; the fonts and template are loaded once per
@@ -174,14 +204,11 @@ impl Renderer {
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                let svg = qr_svg(&t.qr_payload).map_err(|reason| RenderError::Qr {
+                let pixels = qr_pixels(&t.qr_payload).map_err(|reason| RenderError::Qr {
                     ticket_id: t.ticket_id.clone(),
                     reason,
                 })?;
-                Ok((
-                    project_file(&format!("/qr/{i}.svg")),
-                    Bytes::from_string(svg),
-                ))
+                Ok((project_file(&format!("/qr/{i}.raw")), Bytes::new(pixels)))
             })
             .collect::<Result<Vec<_>, RenderError>>()?;
         let data = serde_json::to_vec(doc).map_err(|e| RenderError::Template(e.to_string()))?;
@@ -197,7 +224,9 @@ impl Renderer {
                 typst_pdf::pdf(&document, &typst_pdf::PdfOptions::default())
                     .map_err(|errors| RenderError::Export(describe(&errors)))
             });
-        comemo::evict(MEMO_MAX_AGE);
+        if RENDERS.fetch_add(1, Ordering::Relaxed) % EVICT_EVERY == EVICT_EVERY - 1 {
+            comemo::evict(MEMO_MAX_AGE);
+        }
         result
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! `in-process`: renders 1-page and 4-page ticket documents with [`Renderer`] on one thread
 //! after a warm-up, every document with data of its own (names, ids, stations, times), and
-//! prints p50, p99 and pages per second for each size. It also writes the same documents as
+//! prints p50, p99 and pages per second for each size; then renders the same documents again
+//! on `--threads` threads at once (the renderer's pool) and prints their pages per second. It also writes the same documents as
 //! HTML (the template's layout: the same fields, one A4 page per ticket, the QR code as
 //! inline SVG) with a `manifest.json`, for `bench/chromium/print.mjs` to print as the
 //! baseline.
@@ -54,6 +55,10 @@ enum Phase {
         /// Seed of the generated ticket data.
         #[arg(long, default_value_t = 2027)]
         seed: u64,
+        /// Threads of the second, parallel pass over the same documents (the renderer's
+        /// pool on this machine); 0 = the machine's available parallelism.
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
     },
     /// The pdf-renderer binary under sustained gRPC load: resident memory and throughput.
     Memory {
@@ -76,9 +81,16 @@ async fn main() -> anyhow::Result<()> {
             warmup,
             html_dir,
             seed,
+            threads,
         } => {
-            tokio::task::spawn_blocking(move || in_process(documents, warmup, &html_dir, seed))
-                .await?
+            let threads = match threads {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            };
+            tokio::task::spawn_blocking(move || {
+                in_process(documents, warmup, &html_dir, seed, threads)
+            })
+            .await?
         }
         Phase::Memory {
             orders,
@@ -468,7 +480,13 @@ fn write_html(dir: &Path, name: &str, doc: &TicketDocument) -> anyhow::Result<()
 // ---------------------------------------------------------------------------------------
 // Phase: in-process rendering.
 
-fn in_process(documents: usize, warmup: usize, dir: &Path, seed: u64) -> anyhow::Result<()> {
+fn in_process(
+    documents: usize,
+    warmup: usize,
+    dir: &Path,
+    seed: u64,
+    threads: usize,
+) -> anyhow::Result<()> {
     anyhow::ensure!(documents > 0, "--documents must be at least 1");
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("emptying {}", dir.display()))?;
@@ -514,6 +532,35 @@ fn in_process(documents: usize, warmup: usize, dir: &Path, seed: u64) -> anyhow:
             latency.max() as f64 / 1000.0,
             total_pages as f64 / total.as_secs_f64(),
         );
+        // The same documents again on `threads` threads at once, as the renderer's pool
+        // renders them: pages per second of wall-clock time.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let started = Instant::now();
+        std::thread::scope(|scope| -> anyhow::Result<()> {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| -> anyhow::Result<()> {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(doc) = measured.get(i) else {
+                                return Ok(());
+                            };
+                            renderer.render(doc)?;
+                        }
+                    })
+                })
+                .collect();
+            for worker in workers {
+                worker
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a render thread panicked"))??;
+            }
+            Ok(())
+        })?;
+        println!(
+            "typst {pages}-page parallel: threads={threads} pages={total_pages} pages_per_s={:.1}",
+            total_pages as f64 / started.elapsed().as_secs_f64(),
+        );
         // One typst PDF per size beside the HTML, to compare the two layouts by eye.
         std::fs::write(
             dir.join(format!("typst-{pages}-page-0000.pdf")),
@@ -534,7 +581,7 @@ fn in_process(documents: usize, warmup: usize, dir: &Path, seed: u64) -> anyhow:
         dir.join("manifest.json"),
         serde_json::to_vec_pretty(&json!({ "documents": manifest }))?,
     )?;
-    println!("html={}", dir.display());
+    println!("html={} threads={threads}", dir.display());
     Ok(())
 }
 

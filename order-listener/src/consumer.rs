@@ -18,7 +18,7 @@ use td_settings::Settings;
 use tokio_util::sync::CancellationToken;
 
 /// Most messages taken before they are processed and committed.
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
 /// How long a batch waits to fill once it has its first message.
 const LINGER: Duration = Duration::from_millis(5);
 /// Lanes processed in parallel, each in one transaction; bounded by the database pool.

@@ -396,38 +396,45 @@ pub(crate) async fn complete_version<C: ConnectionTrait>(
     at: DateTime<Utc>,
     events: &mut EventBatch<'_>,
 ) -> Result<(), StoreError> {
-    let Some(recorded) = order_version::Entity::find()
+    // Only the columns decided on are read: this runs for every version recorded and every
+    // NOD transition, and the rows' JSON (the order snapshot, ticket details) is large.
+    let recorded: Option<Option<DateTime<Utc>>> = order_version::Entity::find()
+        .select_only()
+        .column(order_version::Column::AllDistributedAt)
         .filter(order_version::Column::OrderId.eq(order_id))
         .filter(order_version::Column::Version.eq(version))
         .filter(order_version::Column::EventType.eq("OrderConfirmed"))
+        .into_tuple()
         .one(conn)
-        .await?
-    else {
-        return Ok(());
-    };
-    if recorded.all_distributed_at.is_some() {
+        .await?;
+    if !matches!(recorded, Some(None)) {
+        // Not a confirmed version, or reported before.
         return Ok(());
     }
     let groups: Vec<uuid::Uuid> = group_order_version::Entity::find()
+        .select_only()
+        .column(group_order_version::Column::GroupId)
         .filter(group_order_version::Column::OrderId.eq(order_id))
         .filter(group_order_version::Column::OrderVersion.eq(version))
         .order_by_asc(group_order_version::Column::GroupId)
+        .into_tuple()
         .all(conn)
-        .await?
-        .into_iter()
-        .map(|g| g.group_id)
-        .collect();
+        .await?;
     if groups.is_empty() {
         return Ok(());
     }
-    let tickets = td::Entity::find()
+    let tickets: Vec<(String, Option<DateTime<Utc>>)> = td::Entity::find()
+        .select_only()
+        .column(td::Column::Status)
+        .column(td::Column::DistributedAt)
         .filter(td::Column::GroupId.is_in(groups.iter().copied()))
+        .into_tuple()
         .all(conn)
         .await?;
-    let all_in = tickets.iter().all(|t| {
-        parse_status(&t.status)
+    let all_in = tickets.iter().all(|(status, distributed_at)| {
+        parse_status(status)
             .map(|s| {
-                s.is_in_nod_or_beyond() || (s == TdStatus::Cancelled && t.distributed_at.is_some())
+                s.is_in_nod_or_beyond() || (s == TdStatus::Cancelled && distributed_at.is_some())
             })
             .unwrap_or(false)
     });

@@ -124,10 +124,8 @@ try {
         }),
       );
       const seconds = (performance.now() - started) / 1000;
-      parallel.sizes[size] = {
-        pages: docs.reduce((a, d) => a + d.pages, 0),
-        pages_per_s: Number((docs.reduce((a, d) => a + d.pages, 0) / seconds).toFixed(2)),
-      };
+      const total = docs.reduce((a, d) => a + d.pages, 0);
+      parallel.sizes[size] = { pages: total, pages_per_s: Number((total / seconds).toFixed(2)) };
     }
   }
 

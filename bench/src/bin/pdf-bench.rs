@@ -4,10 +4,10 @@
 //! `in-process`: renders 1-page and 4-page ticket documents with [`Renderer`] on one thread
 //! after a warm-up, every document with data of its own (names, ids, stations, times), and
 //! prints p50, p99 and pages per second for each size; then renders the same documents again
-//! on `--threads` threads at once (the renderer's pool) and prints their pages per second. It also writes the same documents as
-//! HTML (the template's layout: the same fields, one A4 page per ticket, the QR code as
-//! inline SVG) with a `manifest.json`, for `bench/chromium/print.mjs` to print as the
-//! baseline.
+//! on `--threads` threads at once (the renderer's pool) and prints their pages per second.
+//! It also writes the same documents as HTML (the template's layout: the same fields, one A4
+//! page per ticket, the QR code as inline SVG) with a `manifest.json`, for
+//! `bench/chromium/print.mjs` to print as the baseline.
 //!
 //! `memory`: seeds a fresh PostgreSQL database with orders made from the example orders,
 //! starts the real `pdf-renderer` binary on it, calls `PdfRenderer.Render` from concurrent

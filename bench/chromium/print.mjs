@@ -1,14 +1,17 @@
 // The baseline of the PDF benchmark: the ticket documents `pdf-bench in-process` wrote as
 // HTML, printed to PDF by headless Chromium the way Puppeteer-based PDF services do it. One
-// browser is launched once and one page kept open; each document is `setContent` + `pdf`
-// on that page, timed from before `setContent` to the PDF bytes. Documents marked `warmup`
-// in the manifest are printed first and not counted.
+// browser is launched once and one page kept open. Each document is timed from its ticket
+// data to the PDF bytes, as the typst renderer is: its QR codes drawn as SVG (the `qrcode`
+// package, error correction M, quiet zone 4) into the HTML's `<!--qr:N-->` placeholders,
+// then `setContent` + `pdf` on that page. Documents marked `warmup` in the manifest are
+// printed first and not counted.
 //
 //   node print.mjs --dir <dir with manifest.json> [--fonts <dir>] [--chromium <path>]
 //                  [--concurrency <n>]
 //
 // Prints one JSON object: per size ("1", "4" pages) documents, pages, p50_ms, p99_ms,
-// pages_per_s, plus the browser's version; with a concurrency above 1 also the pages per
+// pages_per_s and qr_ms (the mean time of a document's QR codes, part of its time), plus
+// the browser's version; with a concurrency above 1 also the pages per
 // second of a second pass over the same documents on that many pages printing at once.
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import puppeteer from 'puppeteer-core';
+import QRCode from 'qrcode';
 
 function args(argv) {
   const out = { dir: null, fonts: null, chromium: '/usr/bin/chromium', concurrency: '1' };
@@ -85,27 +89,39 @@ const browser = await puppeteer.launch({
 });
 try {
   const page = await browser.newPage();
-  const print = async (file, on = page) => {
-    const html = readFileSync(join(opts.dir, file), 'utf8');
+  // Returns the document's time and the part of it spent drawing its QR codes.
+  const print = async (doc, on = page) => {
+    const template = readFileSync(join(opts.dir, doc.file), 'utf8');
     const started = performance.now();
+    let html = template;
+    for (const [i, payload] of doc.qr.entries()) {
+      const svg = await QRCode.toString(payload, {
+        type: 'svg',
+        errorCorrectionLevel: 'M',
+        margin: 4,
+      });
+      html = html.replace(`<!--qr:${i}-->`, () => svg);
+    }
+    const qrMs = performance.now() - started;
     await on.setContent(html, { waitUntil: 'load' });
     const pdf = await on.pdf({ format: 'A4', printBackground: true });
     const ms = performance.now() - started;
     if (pdf.length < 5 || Buffer.from(pdf.subarray(0, 5)).toString('latin1') !== '%PDF-') {
-      throw new Error(`${file}: Chromium did not return a PDF`);
+      throw new Error(`${doc.file}: Chromium did not return a PDF`);
     }
-    return ms;
+    return { ms, qrMs };
   };
 
-  for (const doc of manifest.documents.filter((d) => d.warmup)) await print(doc.file);
+  for (const doc of manifest.documents.filter((d) => d.warmup)) await print(doc);
 
   const sizes = {};
   for (const doc of manifest.documents.filter((d) => !d.warmup)) {
     // Documents are read from disk before the clock starts; reading is not printing.
-    const ms = await print(doc.file);
-    const size = (sizes[String(doc.pages)] ??= { latencies: [], pages: 0 });
+    const { ms, qrMs } = await print(doc);
+    const size = (sizes[String(doc.pages)] ??= { latencies: [], pages: 0, qrMs: 0 });
     size.latencies.push(ms);
     size.pages += doc.pages;
+    size.qrMs += qrMs;
   }
 
   // The same documents again on `concurrency` pages printing at once, as a Puppeteer-based
@@ -120,7 +136,7 @@ try {
       const started = performance.now();
       await Promise.all(
         pages.map(async (p) => {
-          while (next < docs.length) await print(docs[next++].file, p);
+          while (next < docs.length) await print(docs[next++], p);
         }),
       );
       const seconds = (performance.now() - started) / 1000;
@@ -130,7 +146,7 @@ try {
   }
 
   const result = { browser: await browser.version(), sizes: {}, parallel };
-  for (const [pages, { latencies, pages: total }] of Object.entries(sizes)) {
+  for (const [pages, { latencies, pages: total, qrMs }] of Object.entries(sizes)) {
     const sorted = [...latencies].sort((a, b) => a - b);
     const seconds = latencies.reduce((a, b) => a + b, 0) / 1000;
     result.sizes[pages] = {
@@ -139,6 +155,7 @@ try {
       p50_ms: Number(percentile(sorted, 50).toFixed(3)),
       p99_ms: Number(percentile(sorted, 99).toFixed(3)),
       pages_per_s: Number((total / seconds).toFixed(2)),
+      qr_ms: Number((qrMs / latencies.length).toFixed(3)),
     };
   }
   console.log(JSON.stringify(result));

@@ -1,14 +1,16 @@
 //! typst used as a library: the template and the fonts are compiled into the binary and
-//! loaded once per process; each document is compiled in a `World` that adds two kinds of
-//! virtual files to them, the ticket data as `/data.json` and one QR code per sheet as
-//! `/qr/<n>.raw` (one grey byte per module, quiet zone included, scaled without smoothing).
+//! loaded once per process. Each sheet of a document is compiled on its own, in a `World`
+//! that adds two virtual files to them: the sheet's data as `/data.json` and its QR code as
+//! `/qr.raw` (one grey byte per module, quiet zone included, scaled without smoothing). The
+//! sheets of one document are compiled at once on typst's worker pool (page layout inside one
+//! compilation hardly gains from a second core) and their pages exported as one PDF.
 //! Nothing is read from disk or the network, no packages are resolved, and the data never
 //! becomes typst source: the template reads it with `json(..)` and shows its values as text.
 
-use crate::document::TicketDocument;
-use fast_qr::convert::{svg::SvgBuilder, Builder, Shape};
+use crate::document::{TicketDocument, TicketSheet};
 use fast_qr::qr::QRBuilder;
 use fast_qr::ECL;
+use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use typst::diag::{FileError, FileResult, SourceDiagnostic};
@@ -56,6 +58,7 @@ struct Assets {
     fonts: Vec<Font>,
     main: FileId,
     data: FileId,
+    qr: FileId,
     template: Source,
 }
 
@@ -82,16 +85,17 @@ fn assets() -> &'static Assets {
             fonts,
             main,
             data: project_file("/data.json"),
+            qr: project_file("/qr.raw"),
             template: Source::new(main, TEMPLATE.to_owned()),
         }
     })
 }
 
-/// One document's view of the world: the shared assets plus its own data and QR codes.
+/// One sheet's view of the world: the shared assets plus its own data and QR code.
 struct TicketWorld {
     assets: &'static Assets,
     data: Bytes,
-    qr: Vec<(FileId, Bytes)>,
+    qr: Bytes,
 }
 
 impl World for TicketWorld {
@@ -117,16 +121,14 @@ impl World for TicketWorld {
 
     fn file(&self, id: FileId) -> FileResult<Bytes> {
         if id == self.assets.data {
-            return Ok(self.data.clone());
+            Ok(self.data.clone())
+        } else if id == self.assets.qr {
+            Ok(self.qr.clone())
+        } else if id == self.assets.main {
+            Ok(Bytes::from_string(self.assets.template.clone()))
+        } else {
+            Err(FileError::NotFound(id.vpath().get_with_slash().into()))
         }
-        if id == self.assets.main {
-            return Ok(Bytes::from_string(self.assets.template.clone()));
-        }
-        self.qr
-            .iter()
-            .find(|(qr, _)| *qr == id)
-            .map(|(_, bytes)| bytes.clone())
-            .ok_or_else(|| FileError::NotFound(id.vpath().get_with_slash().into()))
     }
 
     fn font(&self, index: usize) -> Option<Font> {
@@ -150,14 +152,6 @@ fn qr_code(payload: &str) -> Result<fast_qr::QRCode, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The QR code of one ticket as an SVG image (error correction level M, quiet zone of 4).
-pub fn qr_svg(payload: &str) -> Result<String, String> {
-    Ok(SvgBuilder::default()
-        .shape(Shape::Square)
-        .margin(QR_QUIET_ZONE)
-        .to_str(&qr_code(payload)?))
-}
-
 /// The QR code of one ticket as a square of 8-bit grey pixels, one per module (0 dark, 255
 /// light), quiet zone included, row by row: what the template shows, scaled without
 /// smoothing (it takes the side length from the square's size).
@@ -174,6 +168,18 @@ pub fn qr_pixels(payload: &str) -> Result<Vec<u8>, String> {
         }
     }
     Ok(pixels)
+}
+
+/// What the template reads from `/data.json`: one sheet's ticket, the sheet's number in its
+/// document (from 1) and the document's number of sheets.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SheetData<'a> {
+    language: td_domain::Language,
+    order_id: &'a str,
+    ticket: &'a TicketSheet,
+    sheet: usize,
+    sheets: usize,
 }
 
 /// Renders ticket documents. Cheap to clone; the fonts and template are loaded once per
@@ -198,37 +204,58 @@ impl Renderer {
         if doc.tickets.is_empty() {
             return Err(RenderError::Empty);
         }
-        let assets = assets();
-        let qr = doc
-            .tickets
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let pixels = qr_pixels(&t.qr_payload).map_err(|reason| RenderError::Qr {
-                    ticket_id: t.ticket_id.clone(),
-                    reason,
-                })?;
-                Ok((project_file(&format!("/qr/{i}.raw")), Bytes::new(pixels)))
-            })
-            .collect::<Result<Vec<_>, RenderError>>()?;
-        let data = serde_json::to_vec(doc).map_err(|e| RenderError::Template(e.to_string()))?;
-        let world = TicketWorld {
-            assets,
-            data: Bytes::new(data),
-            qr,
+        let sheets = doc.tickets.len();
+        let compile = |(index, ticket)| compile_sheet(doc, ticket, index + 1, sheets);
+        // The sheets of a document are compiled at once on typst's worker pool; a one-sheet
+        // document is compiled on the calling thread.
+        let compiled = if sheets == 1 {
+            compile((0, &doc.tickets[0])).map(|sheet| vec![sheet])
+        } else {
+            doc.tickets.par_iter().enumerate().map(compile).collect()
         };
-        let compiled = typst::compile::<PagedDocument>(&world).output;
-        let result = compiled
-            .map_err(|errors| RenderError::Template(describe(&errors)))
-            .and_then(|document| {
-                typst_pdf::pdf(&document, &typst_pdf::PdfOptions::default())
-                    .map_err(|errors| RenderError::Export(describe(&errors)))
-            });
+        let result = compiled.and_then(|compiled: Vec<PagedDocument>| {
+            let info = typst::model::Document::info(&compiled[0]).clone();
+            let pages = compiled
+                .iter()
+                .flat_map(|sheet| sheet.pages().iter().cloned());
+            let document = PagedDocument::new(pages.collect(), info);
+            typst_pdf::pdf(&document, &typst_pdf::PdfOptions::default())
+                .map_err(|errors| RenderError::Export(describe(&errors)))
+        });
         if RENDERS.fetch_add(1, Ordering::Relaxed) % EVICT_EVERY == EVICT_EVERY - 1 {
             comemo::evict(MEMO_MAX_AGE);
         }
         result
     }
+}
+
+/// Lays out sheet `sheet` (from 1) of `sheets` of the document: its QR code and its page.
+fn compile_sheet(
+    doc: &TicketDocument,
+    ticket: &TicketSheet,
+    sheet: usize,
+    sheets: usize,
+) -> Result<PagedDocument, RenderError> {
+    let qr = qr_pixels(&ticket.qr_payload).map_err(|reason| RenderError::Qr {
+        ticket_id: ticket.ticket_id.clone(),
+        reason,
+    })?;
+    let data = serde_json::to_vec(&SheetData {
+        language: doc.language,
+        order_id: &doc.order_id,
+        ticket,
+        sheet,
+        sheets,
+    })
+    .map_err(|e| RenderError::Template(e.to_string()))?;
+    let world = TicketWorld {
+        assets: assets(),
+        data: Bytes::new(data),
+        qr: Bytes::new(qr),
+    };
+    typst::compile::<PagedDocument>(&world)
+        .output
+        .map_err(|errors| RenderError::Template(describe(&errors)))
 }
 
 fn describe(errors: &[SourceDiagnostic]) -> String {

@@ -81,6 +81,10 @@ fn one_page_per_ticket_with_its_own_qr_code_and_text() {
         );
         assert!(text.contains(&t.ticket_id), "page {i}: {text}");
         assert!(
+            text.contains(&format!("Page {} of 3", i + 1)),
+            "page {i}: {text}"
+        );
+        assert!(
             text.contains("Traveller") && text.contains("Valid until"),
             "{text}"
         );

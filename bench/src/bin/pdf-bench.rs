@@ -6,8 +6,9 @@
 //! prints p50, p99 and pages per second for each size; then renders the same documents again
 //! on `--threads` threads at once (the renderer's pool) and prints their pages per second.
 //! It also writes the same documents as HTML (the template's layout: the same fields, one A4
-//! page per ticket, the QR code as inline SVG) with a `manifest.json`, for
-//! `bench/chromium/print.mjs` to print as the baseline.
+//! page per ticket, a placeholder where each QR code goes) with a `manifest.json` that holds
+//! the QR payloads, for `bench/chromium/print.mjs` to draw the codes and print as the
+//! baseline.
 //!
 //! `memory`: seeds a fresh PostgreSQL database with orders made from the example orders,
 //! starts the real `pdf-renderer` binary on it, calls `PdfRenderer.Render` from concurrent
@@ -383,7 +384,9 @@ fn field(html: &mut String, label: &str, value: &str) {
 }
 
 /// The document as HTML: what templates/ticket.typ lays out, in the same order.
-fn html(doc: &TicketDocument, qr_svgs: &[String]) -> String {
+/// The document as HTML with a placeholder `<!--qr:N-->` where sheet N's QR code goes: the
+/// baseline draws the codes itself, inside its timing, as the typst renderer does.
+fn html(doc: &TicketDocument) -> String {
     let (lang, l) = labels(doc.language);
     let mut h = String::with_capacity(8 * 1024 * doc.tickets.len());
     let _ = write!(
@@ -393,7 +396,7 @@ fn html(doc: &TicketDocument, qr_svgs: &[String]) -> String {
         escape(&doc.order_id)
     );
     let count = doc.tickets.len();
-    for (i, (t, svg)) in doc.tickets.iter().zip(qr_svgs).enumerate() {
+    for (i, t) in doc.tickets.iter().enumerate() {
         h.push_str(r#"<section class="sheet"><div class="head"><div>"#);
         let _ = write!(
             h,
@@ -411,7 +414,7 @@ fn html(doc: &TicketDocument, qr_svgs: &[String]) -> String {
         field(&mut h, l.supplements, &t.supplements);
         let _ = write!(
             h,
-            r#"</div></div><figure role="img" aria-label="{}">{svg}</figure></div>"#,
+            r#"</div></div><figure role="img" aria-label="{}"><!--qr:{i}--></figure></div>"#,
             escape(l.qr)
         );
         if !t.legs.is_empty() {
@@ -467,14 +470,11 @@ fn html(doc: &TicketDocument, qr_svgs: &[String]) -> String {
     h
 }
 
-fn write_html(dir: &Path, name: &str, doc: &TicketDocument) -> anyhow::Result<()> {
-    let svgs = doc
-        .tickets
-        .iter()
-        .map(|t| pdf_renderer::render::qr_svg(&t.qr_payload).map_err(|e| anyhow::anyhow!(e)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    std::fs::write(dir.join(name), html(doc, &svgs))?;
-    Ok(())
+/// Writes the document's HTML and returns its manifest entry, with the QR payloads.
+fn write_html(dir: &Path, name: &str, doc: &TicketDocument, warmup: bool) -> anyhow::Result<Value> {
+    std::fs::write(dir.join(name), html(doc))?;
+    let qr: Vec<&str> = doc.tickets.iter().map(|t| t.qr_payload.as_str()).collect();
+    Ok(json!({ "file": name, "pages": doc.tickets.len(), "warmup": warmup, "qr": qr }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -568,13 +568,11 @@ fn in_process(
         )?;
         for (i, doc) in warm.iter().enumerate() {
             let file = format!("warmup-{pages}-page-{i:04}.html");
-            write_html(dir, &file, doc)?;
-            manifest.push(json!({ "file": file, "pages": pages, "warmup": true }));
+            manifest.push(write_html(dir, &file, doc, true)?);
         }
         for (i, doc) in measured.iter().enumerate() {
             let file = format!("{pages}-page-{i:04}.html");
-            write_html(dir, &file, doc)?;
-            manifest.push(json!({ "file": file, "pages": pages, "warmup": false }));
+            manifest.push(write_html(dir, &file, doc, false)?);
         }
     }
     std::fs::write(

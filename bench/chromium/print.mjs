@@ -11,8 +11,8 @@
 //
 // Prints one JSON object: per size ("1", "4" pages) documents, pages, p50_ms, p99_ms,
 // pages_per_s and qr_ms (the mean time of a document's QR codes, part of its time), plus
-// the browser's version; with a concurrency above 1 also the pages per
-// second of a second pass over the same documents on that many pages printing at once.
+// the browser's version; with a concurrency above 1 also the pages per second of a second
+// pass over the same documents on that many pages printing at once.
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -383,9 +383,9 @@ fn field(html: &mut String, label: &str, value: &str) {
     }
 }
 
-/// The document as HTML: what templates/ticket.typ lays out, in the same order.
-/// The document as HTML with a placeholder `<!--qr:N-->` where sheet N's QR code goes: the
-/// baseline draws the codes itself, inside its timing, as the typst renderer does.
+/// The document as HTML: what templates/ticket.typ lays out, in the same order, with a
+/// placeholder `<!--qr:N-->` where sheet N's QR code goes (the baseline draws the codes
+/// itself, inside its timing, as the typst renderer does).
 fn html(doc: &TicketDocument) -> String {
     let (lang, l) = labels(doc.language);
     let mut h = String::with_capacity(8 * 1024 * doc.tickets.len());

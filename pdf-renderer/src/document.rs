@@ -10,9 +10,9 @@ use td_domain::{validity, CancelCause, DistributionDetails, Language, TdStatus};
 use td_store::entity::ticket_distribution as td;
 use td_store::query::GroupWithDistributions;
 
-/// One PDF: one sheet per ticket, in the group's ticket order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// One PDF: one sheet per ticket, in the group's ticket order. The template gets one sheet
+/// at a time (see `render`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct TicketDocument {
     pub language: Language,
     pub order_id: String,

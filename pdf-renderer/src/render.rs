@@ -145,18 +145,14 @@ impl World for TicketWorld {
 /// The light modules around a QR code that scanners need to find it.
 const QR_QUIET_ZONE: usize = 4;
 
-fn qr_code(payload: &str) -> Result<fast_qr::QRCode, String> {
-    QRBuilder::new(payload)
+/// The QR code of one ticket (error correction level M) as a square of 8-bit grey pixels,
+/// one per module (0 dark, 255 light), quiet zone included, row by row: what the template
+/// shows, scaled without smoothing (it takes the side length from the square's size).
+pub fn qr_pixels(payload: &str) -> Result<Vec<u8>, String> {
+    let qr = QRBuilder::new(payload)
         .ecl(ECL::M)
         .build()
-        .map_err(|e| e.to_string())
-}
-
-/// The QR code of one ticket as a square of 8-bit grey pixels, one per module (0 dark, 255
-/// light), quiet zone included, row by row: what the template shows, scaled without
-/// smoothing (it takes the side length from the square's size).
-pub fn qr_pixels(payload: &str) -> Result<Vec<u8>, String> {
-    let qr = qr_code(payload)?;
+        .map_err(|e| e.to_string())?;
     let side = qr.size + 2 * QR_QUIET_ZONE;
     let mut pixels = vec![255u8; side * side];
     for y in 0..qr.size {

@@ -12,6 +12,7 @@ use fast_qr::qr::QRBuilder;
 use fast_qr::ECL;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, OnceLock};
 use typst::diag::{FileError, FileResult, SourceDiagnostic};
 use typst::foundations::{Bytes, Datetime, Duration};
@@ -21,7 +22,10 @@ use typst::utils::LazyHash;
 use typst::{Library, LibraryExt, World};
 use typst_layout::PagedDocument;
 
+/// The template: the main file, which reads a sheet's data, and the module it imports, which
+/// lays a sheet out (evaluated once per process: it depends on no data).
 const TEMPLATE: &str = include_str!("../templates/ticket.typ");
+const SHEET_TEMPLATE: &str = include_str!("../templates/sheet.typ");
 
 const EMBEDDED_FONTS: [&[u8]; 4] = [
     include_bytes!("../fonts/NotoSans-Regular.ttf"),
@@ -31,13 +35,38 @@ const EMBEDDED_FONTS: [&[u8]; 4] = [
 ];
 
 /// typst memoises layout results in a process-wide cache that grows with every document
-/// unless evicted. Every `EVICT_EVERY` renders (on any thread) the results not used for
-/// `MEMO_MAX_AGE` evictions are dropped: the cache holds at most a few dozen documents'
-/// worth, and the labels, fonts and template that every document shares stay warm. An
-/// eviction walks the whole cache, so it is not done after every document.
-const EVICT_EVERY: usize = 8;
-const MEMO_MAX_AGE: usize = 3;
+/// unless evicted. Every `EVICT_EVERY` renders (on any thread) the results not used since
+/// the eviction before are dropped: the cache holds at most about two dozen documents' worth,
+/// and the labels, fonts and template that every document uses stay warm. An eviction walks
+/// the whole cache, so it is not done after every document, and it is done on a thread of
+/// its own, off the render path (a render only signals it; signals that find one pending are
+/// dropped).
+const EVICT_EVERY: usize = 16;
+const MEMO_MAX_AGE: usize = 1;
 static RENDERS: AtomicUsize = AtomicUsize::new(0);
+
+fn evict_soon() {
+    static EVICTOR: OnceLock<Option<SyncSender<()>>> = OnceLock::new();
+    let evictor = EVICTOR.get_or_init(|| {
+        let (signal, signals) = sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("typst-evict".into())
+            .spawn(move || {
+                while signals.recv().is_ok() {
+                    comemo::evict(MEMO_MAX_AGE);
+                }
+            })
+            .ok()
+            .map(|_| signal)
+    });
+    match evictor {
+        Some(signal) => {
+            let _ = signal.try_send(());
+        }
+        // No thread to spare: evict on this one.
+        None => comemo::evict(MEMO_MAX_AGE),
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -59,7 +88,8 @@ struct Assets {
     main: FileId,
     data: FileId,
     qr: FileId,
-    template: Source,
+    /// `/ticket.typ` and `/sheet.typ`.
+    sources: [Source; 2],
 }
 
 fn project_file(path: &str) -> FileId {
@@ -79,6 +109,7 @@ fn assets() -> &'static Assets {
             })
             .collect();
         let main = project_file("/ticket.typ");
+        let sheet = project_file("/sheet.typ");
         Assets {
             library: LazyHash::new(Library::default()),
             book: LazyHash::new(FontBook::from_fonts(&fonts)),
@@ -86,9 +117,21 @@ fn assets() -> &'static Assets {
             main,
             data: project_file("/data.json"),
             qr: project_file("/qr.raw"),
-            template: Source::new(main, TEMPLATE.to_owned()),
+            sources: [
+                Source::new(main, TEMPLATE.to_owned()),
+                Source::new(sheet, SHEET_TEMPLATE.to_owned()),
+            ],
         }
     })
+}
+
+impl Assets {
+    fn source(&self, id: FileId) -> Option<Source> {
+        self.sources
+            .iter()
+            .find(|source| source.id() == id)
+            .cloned()
+    }
 }
 
 /// One sheet's view of the world: the shared assets plus its own data and QR code.
@@ -112,11 +155,7 @@ impl World for TicketWorld {
     }
 
     fn source(&self, id: FileId) -> FileResult<Source> {
-        if id == self.assets.main {
-            Ok(self.assets.template.clone())
-        } else {
-            Err(FileError::NotSource)
-        }
+        self.assets.source(id).ok_or(FileError::NotSource)
     }
 
     fn file(&self, id: FileId) -> FileResult<Bytes> {
@@ -124,8 +163,8 @@ impl World for TicketWorld {
             Ok(self.data.clone())
         } else if id == self.assets.qr {
             Ok(self.qr.clone())
-        } else if id == self.assets.main {
-            Ok(Bytes::from_string(self.assets.template.clone()))
+        } else if let Some(source) = self.assets.source(id) {
+            Ok(Bytes::from_string(source))
         } else {
             Err(FileError::NotFound(id.vpath().get_with_slash().into()))
         }
@@ -219,7 +258,7 @@ impl Renderer {
                 .map_err(|errors| RenderError::Export(describe(&errors)))
         });
         if RENDERS.fetch_add(1, Ordering::Relaxed) % EVICT_EVERY == EVICT_EVERY - 1 {
-            comemo::evict(MEMO_MAX_AGE);
+            evict_soon();
         }
         result
     }

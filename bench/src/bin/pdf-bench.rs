@@ -526,10 +526,12 @@ fn in_process(
         }
         let total_pages = documents * pages;
         println!(
-            "typst {pages}-page: documents={documents} pages={total_pages} p50_ms={:.3} p99_ms={:.3} max_ms={:.3} pages_per_s={:.1}",
+            "typst {pages}-page: documents={documents} pages={total_pages} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} max_ms={:.3} mean_ms={:.3} pages_per_s={:.1}",
             latency.value_at_quantile(0.50) as f64 / 1000.0,
+            latency.value_at_quantile(0.90) as f64 / 1000.0,
             latency.value_at_quantile(0.99) as f64 / 1000.0,
             latency.max() as f64 / 1000.0,
+            latency.mean() / 1000.0,
             total_pages as f64 / total.as_secs_f64(),
         );
         // The same documents again on `threads` threads at once, as the renderer's pool

@@ -12,7 +12,7 @@ use fast_qr::qr::QRBuilder;
 use fast_qr::ECL;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
 use typst::diag::{FileError, FileResult, SourceDiagnostic};
 use typst::foundations::{Bytes, Datetime, Duration};
@@ -46,6 +46,8 @@ const EVICT_EVERY: usize = 4;
 const MEMO_MAX_AGE: usize = 1;
 static RENDERS: AtomicUsize = AtomicUsize::new(0);
 
+/// Has the evictor thread evict typst's cache; on this thread if there is none (it could not
+/// be started, or it stopped), so that the cache stays bounded either way.
 fn evict_soon() {
     static EVICTOR: OnceLock<Option<SyncSender<()>>> = OnceLock::new();
     let evictor = EVICTOR.get_or_init(|| {
@@ -60,12 +62,10 @@ fn evict_soon() {
             .ok()
             .map(|_| signal)
     });
-    match evictor {
-        Some(signal) => {
-            let _ = signal.try_send(());
-        }
-        // No thread to spare: evict on this one.
-        None => comemo::evict(MEMO_MAX_AGE),
+    match evictor.as_ref().map(|signal| signal.try_send(())) {
+        // Signalled, or an eviction is already pending.
+        Some(Ok(()) | Err(TrySendError::Full(()))) => {}
+        Some(Err(TrySendError::Disconnected(()))) | None => comemo::evict(MEMO_MAX_AGE),
     }
 }
 

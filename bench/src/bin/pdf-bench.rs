@@ -241,7 +241,7 @@ fn document(rng: &mut fastrand::Rng, n: usize, pages: usize) -> TicketDocument {
 }
 
 // ---------------------------------------------------------------------------------------
-// The HTML equivalent of templates/ticket.typ.
+// The HTML equivalent of templates/sheet.typ.
 
 struct Labels {
     ticket: &'static str,
@@ -383,7 +383,7 @@ fn field(html: &mut String, label: &str, value: &str) {
     }
 }
 
-/// The document as HTML: what templates/ticket.typ lays out, in the same order, with a
+/// The document as HTML: what templates/sheet.typ lays out, in the same order, with a
 /// placeholder `<!--qr:N-->` where sheet N's QR code goes (the baseline draws the codes
 /// itself, inside its timing, as the typst renderer does).
 fn html(doc: &TicketDocument) -> String {

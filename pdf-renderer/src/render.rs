@@ -86,11 +86,12 @@ struct Assets {
     library: LazyHash<Library>,
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
-    main: FileId,
     data: FileId,
     qr: FileId,
-    /// `/ticket.typ` and `/sheet.typ`.
-    sources: [Source; 2],
+    /// `/ticket.typ`, the main file.
+    template: Source,
+    /// `/sheet.typ`, which the main file imports.
+    sheet_template: Source,
 }
 
 fn project_file(path: &str) -> FileId {
@@ -109,27 +110,22 @@ fn assets() -> &'static Assets {
                 (0..).map_while(move |index| Font::new(bytes.clone(), index))
             })
             .collect();
-        let main = project_file("/ticket.typ");
-        let sheet = project_file("/sheet.typ");
         Assets {
             library: LazyHash::new(Library::default()),
             book: LazyHash::new(FontBook::from_fonts(&fonts)),
             fonts,
-            main,
             data: project_file("/data.json"),
             qr: project_file("/qr.raw"),
-            sources: [
-                Source::new(main, TEMPLATE.to_owned()),
-                Source::new(sheet, SHEET_TEMPLATE.to_owned()),
-            ],
+            template: Source::new(project_file("/ticket.typ"), TEMPLATE.to_owned()),
+            sheet_template: Source::new(project_file("/sheet.typ"), SHEET_TEMPLATE.to_owned()),
         }
     })
 }
 
 impl Assets {
     fn source(&self, id: FileId) -> Option<Source> {
-        self.sources
-            .iter()
+        [&self.template, &self.sheet_template]
+            .into_iter()
             .find(|source| source.id() == id)
             .cloned()
     }
@@ -152,7 +148,7 @@ impl World for TicketWorld {
     }
 
     fn main(&self) -> FileId {
-        self.assets.main
+        self.assets.template.id()
     }
 
     fn source(&self, id: FileId) -> FileResult<Source> {

@@ -17,6 +17,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import puppeteer from 'puppeteer-core';
 import QRCode from 'qrcode';
@@ -42,7 +43,12 @@ function args(argv) {
 
 // The fonts the typst template uses, made visible to Chromium as installed fonts (through a
 // fontconfig file that adds their directory to the system's), as a service's image would
-// have them: nothing is loaded per document.
+// have them: nothing is loaded per document. Beside them the bold face of Noto Sans (in
+// `fonts/` here): the HTML sets its headings in bold, as an HTML ticket would, and a
+// service's image would have that face (the typst template draws them heavier with the
+// regular face and embeds that one font only).
+const BOLD_FACE_DIR = fileURLToPath(new URL('./fonts', import.meta.url));
+
 function fontconfigWith(fontsDir) {
   const dir = mkdtempSync(join(tmpdir(), 'td-pdf-bench-fonts-'));
   const file = join(dir, 'fonts.conf');
@@ -53,6 +59,7 @@ function fontconfigWith(fontsDir) {
 <fontconfig>
   <include ignore_missing="yes">/etc/fonts/fonts.conf</include>
   <dir>${resolve(fontsDir)}</dir>
+  <dir>${BOLD_FACE_DIR}</dir>
   <cachedir>${join(dir, 'cache')}</cachedir>
 </fontconfig>
 `,

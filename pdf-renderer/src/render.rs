@@ -27,9 +27,8 @@ use typst_layout::PagedDocument;
 const TEMPLATE: &str = include_str!("../templates/ticket.typ");
 const SHEET_TEMPLATE: &str = include_str!("../templates/sheet.typ");
 
-const EMBEDDED_FONTS: [&[u8]; 4] = [
+const EMBEDDED_FONTS: [&[u8]; 3] = [
     include_bytes!("../fonts/NotoSans-Regular.ttf"),
-    include_bytes!("../fonts/NotoSans-Bold.ttf"),
     include_bytes!("../fonts/DroidSansFallback.ttf"),
     include_bytes!("../fonts/Symbola.ttf"),
 ];

@@ -6,7 +6,7 @@ use chrono::{TimeZone, Utc};
 use pdf_renderer::document::{SheetLeg, SheetSeat};
 use pdf_renderer::{qr_payload, Renderer, TicketDocument, TicketSheet};
 use td_domain::Language;
-use td_testkit::pdf::{page_count, page_qr_codes, page_texts};
+use td_testkit::pdf::{fonts, page_count, page_qr_codes, page_texts};
 
 fn sheet(n: usize, traveller: &str) -> TicketSheet {
     let id = format!("00000000-0000-4000-8000-00000000000{n}");
@@ -91,6 +91,22 @@ fn one_page_per_ticket_with_its_own_qr_code_and_text() {
         assert_eq!(codes[i], vec![t.qr_payload.clone()], "page {i}");
         let payload: serde_json::Value = serde_json::from_str(&codes[i][0]).unwrap();
         assert_eq!(payload["td"], t.ticket_id.as_str());
+    }
+}
+
+#[test]
+fn a_latin_document_embeds_one_font_subset_and_its_heavier_text_stays_text() {
+    let pdf = Renderer::new()
+        .render(&doc(Language::Nob, &["Kari Nordmann", "Máret Čuđet"]))
+        .unwrap();
+    // The product name and the headings are drawn heavier with the regular face, so the
+    // whole document carries one font, subset to its glyphs.
+    assert_eq!(fonts(&pdf), vec![("NotoSans-Regular".to_owned(), true)]);
+    for text in page_texts(&pdf) {
+        let text = flat(&text);
+        for heavy in ["Enkeltbillett", "Reiserute", "Sitteplass"] {
+            assert!(text.contains(heavy), "{heavy} missing in {text}");
+        }
     }
 }
 

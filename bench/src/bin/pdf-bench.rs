@@ -385,7 +385,9 @@ fn field(html: &mut String, label: &str, value: &str) {
 
 /// The document as HTML: what templates/sheet.typ lays out, in the same order, with a
 /// placeholder `<!--qr:N-->` where sheet N's QR code goes (the baseline draws the codes
-/// itself, inside its timing, as the typst renderer does).
+/// itself, inside its timing, as the typst renderer does). Where the template draws heavier
+/// text the HTML asks for bold, as an HTML ticket would (`print.mjs` gives Chromium the bold
+/// face of Noto Sans for it).
 fn html(doc: &TicketDocument) -> String {
     let (lang, l) = labels(doc.language);
     let mut h = String::with_capacity(8 * 1024 * doc.tickets.len());

@@ -1,5 +1,6 @@
-//! Looking at a PDF the way a person or a scanner would: poppler's `pdfinfo`, `pdftotext`
-//! and `pdftoppm` (installed by the test script) and a QR decoder on the rasterised pages.
+//! Looking at a PDF the way a person or a scanner would: poppler's `pdfinfo`, `pdffonts`,
+//! `pdftotext` and `pdftoppm` (installed by the test script) and a QR decoder on the
+//! rasterised pages.
 
 use std::io::Write;
 use std::path::Path;
@@ -35,6 +36,21 @@ pub fn page_count(pdf: &[u8]) -> usize {
         .find_map(|l| l.strip_prefix("Pages:"))
         .and_then(|n| n.trim().parse().ok())
         .expect("pdfinfo prints Pages:")
+}
+
+/// The fonts the PDF embeds, as `pdffonts` lists them: each one's name without its subset
+/// tag (`ABCDEF+NotoSans-Regular` becomes `NotoSans-Regular`) and whether it is a subset.
+pub fn fonts(pdf: &[u8]) -> Vec<(String, bool)> {
+    let listing = with_file(pdf, |p| run(Command::new("pdffonts").arg(p)));
+    String::from_utf8_lossy(&listing)
+        .lines()
+        .skip(2) // the header and its rule
+        .filter_map(|line| line.split_whitespace().next())
+        .map(|name| match name.split_once('+') {
+            Some((tag, base)) if tag.len() == 6 => (base.to_owned(), true),
+            _ => (name.to_owned(), false),
+        })
+        .collect()
 }
 
 /// The text layer of each page, as `pdftotext` extracts it.

@@ -4,14 +4,18 @@
 
 log() { printf '[services] %s\n' "$*" >&2; }
 
+# Another apt-get or dpkg run on the machine (an upgrade, a second script) holds dpkg's lock
+# for a while: wait up to ten minutes for it rather than fail.
+APT_LOCK_WAIT=(-o DPkg::Lock::Timeout=600)
+
 apt_install() {
   if [ "$(id -u)" != 0 ]; then
     log "need root to apt-get install $*"; return 1
   fi
   if [ -z "${_APT_UPDATED:-}" ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && _APT_UPDATED=1
+    DEBIAN_FRONTEND=noninteractive apt-get "${APT_LOCK_WAIT[@]}" update -qq >/dev/null && _APT_UPDATED=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get "${APT_LOCK_WAIT[@]}" install -y -qq "$@" >/dev/null
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

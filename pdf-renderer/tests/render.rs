@@ -6,7 +6,7 @@ use chrono::{TimeZone, Utc};
 use pdf_renderer::document::{SheetLeg, SheetSeat};
 use pdf_renderer::{qr_payload, Renderer, TicketDocument, TicketSheet};
 use td_domain::Language;
-use td_testkit::pdf::{fonts, page_count, page_qr_codes, page_texts};
+use td_testkit::pdf::{fonts, page_count, page_qr_codes, page_texts, title};
 
 fn sheet(n: usize, traveller: &str) -> TicketSheet {
     let id = format!("00000000-0000-4000-8000-00000000000{n}");
@@ -111,14 +111,27 @@ fn a_latin_document_embeds_one_font_subset_and_its_heavier_text_stays_text() {
 }
 
 #[test]
-fn labels_follow_the_language() {
+fn labels_and_title_follow_the_language() {
     let renderer = Renderer::new();
-    for (language, expected) in [
-        (Language::Nob, ["Reisende", "Gyldig til", "Sitteplass"]),
-        (Language::Nno, ["Reisande", "Gyldig til", "Sitjeplass"]),
-        (Language::Eng, ["Traveller", "Valid until", "Seats"]),
+    for (language, expected, document_title) in [
+        (
+            Language::Nob,
+            ["Reisende", "Gyldig til", "Sitteplass"],
+            "Billett ORDER-1",
+        ),
+        (
+            Language::Nno,
+            ["Reisande", "Gyldig til", "Sitjeplass"],
+            "Billett ORDER-1",
+        ),
+        (
+            Language::Eng,
+            ["Traveller", "Valid until", "Seats"],
+            "Ticket ORDER-1",
+        ),
     ] {
-        let pdf = renderer.render(&doc(language, &["Kari"])).unwrap();
+        let pdf = renderer.render(&doc(language, &["Kari", "Ola"])).unwrap();
+        assert_eq!(title(&pdf).as_deref(), Some(document_title), "{language}");
         let text = flat(&page_texts(&pdf)[0]);
         for label in expected {
             assert!(

@@ -28,14 +28,26 @@ fn run(cmd: &mut Command) -> Vec<u8> {
     out.stdout
 }
 
-/// The page count `pdfinfo` reads (it fails on a malformed PDF).
-pub fn page_count(pdf: &[u8]) -> usize {
+/// The value of one field `pdfinfo` prints (`Pages`, `Title`, ...), if it prints it; it
+/// fails on a malformed PDF.
+fn info_field(pdf: &[u8], field: &str) -> Option<String> {
     let info = with_file(pdf, |p| run(Command::new("pdfinfo").arg(p)));
-    String::from_utf8_lossy(&info)
-        .lines()
-        .find_map(|l| l.strip_prefix("Pages:"))
-        .and_then(|n| n.trim().parse().ok())
+    String::from_utf8_lossy(&info).lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        (name == field).then(|| value.trim().to_owned())
+    })
+}
+
+/// The page count `pdfinfo` reads.
+pub fn page_count(pdf: &[u8]) -> usize {
+    info_field(pdf, "Pages")
+        .and_then(|n| n.parse().ok())
         .expect("pdfinfo prints Pages:")
+}
+
+/// The document title `pdfinfo` reads (what a PDF viewer shows as the window's title).
+pub fn title(pdf: &[u8]) -> Option<String> {
+    info_field(pdf, "Title")
 }
 
 /// The fonts the PDF embeds, as `pdffonts` lists them: each one's name without its subset

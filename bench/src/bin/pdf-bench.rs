@@ -15,6 +15,10 @@
 //! callers over every group in turn with varying language, and samples the process's
 //! resident memory (VmRSS) every 100 ms.
 
+// The renderer's own allocator, so that the in-process phase renders as the binary does.
+#[global_allocator]
+static ALLOCATOR: pdf_renderer::Allocator = pdf_renderer::Allocator;
+
 use anyhow::Context;
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use clap::{Parser, Subcommand};

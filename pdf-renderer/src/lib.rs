@@ -16,9 +16,9 @@ pub use service::{CreateOrGet, PdfError, PdfService};
 /// The heap allocator the pdf-renderer binary runs with (and `scripts/bench-pdf` renders
 /// with): a render makes and frees hundreds of thousands of small objects (typst's content,
 /// layout and cache entries, the PDF's streams), and mimalloc serves them from per-thread
-/// pages, with less time in the allocator and fewer cache misses than glibc's malloc
-/// (alternating runs of 4-page documents: 6-8 % more pages per second on one and on two
-/// threads, 1-page documents 8 %).
+/// pages faster than glibc's malloc (alternating runs of 4-page documents: 6-8 % more pages
+/// per second on one and on two threads, 1-page documents 8 %). The embedded default keeps
+/// the system allocator.
 pub use mimalloc::MiMalloc as Allocator;
 
 use anyhow::Context;

@@ -1,4 +1,8 @@
 //! Property tests over random valid orders and random ticket lifecycles.
+//!
+//! The expected answers come from models written out below from CONTRACT.md (the status
+//! machine, validity and the generation rules), never from the functions under test, so a
+//! property fails when the code drifts from the contract rather than agreeing with itself.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::collection::vec;
@@ -229,6 +233,218 @@ fn existing_from(group: &GeneratedGroup, statuses: &[TdStatus]) -> ExistingGroup
     }
 }
 
+// ---- Models of the contract, written from CONTRACT.md, not from the code under test ----
+
+use TdEvent as E;
+use TdStatus as S;
+
+/// "A TD is valid when it is GENERATED, DISTRIBUTED, PICKED_UP or ACTIVATED, ..."
+const LIVE: [TdStatus; 4] = [S::Generated, S::Distributed, S::PickedUp, S::Activated];
+
+/// "CANCELLED / CANCELLED_EXTERNALLY / EXPIRED (terminal, ...)"
+const TERMINAL: [TdStatus; 3] = [S::Cancelled, S::CancelledExternally, S::Expired];
+
+/// Every transition the contract's status machine allows, one row each; "any other
+/// transition is refused by the domain".
+const TRANSITIONS: [(TdStatus, TdEvent, TdStatus); 19] = [
+    // "GENERATED -> DISTRIBUTED when NOD accepted it; -> FAILED when NOD rejected it for
+    // good or retries ran out; FAILED -> DISTRIBUTED by the distribute endpoint."
+    (S::Generated, E::Distributed, S::Distributed),
+    (S::Generated, E::Failed, S::Failed),
+    (S::Failed, E::Distributed, S::Distributed),
+    // The main line DISTRIBUTED -> PICKED_UP -> ACTIVATED; NOD may report an activation
+    // whose pickup this service never saw.
+    (S::Distributed, E::PickedUp, S::PickedUp),
+    (S::PickedUp, E::Activated, S::Activated),
+    (S::Distributed, E::Activated, S::Activated),
+    // "CANCELLED is this service's own cancellation (credit, change)": whatever the ticket
+    // has not ended yet, a failed one included (its line can still be credited).
+    (S::Generated, E::Cancelled, S::Cancelled),
+    (S::Distributed, E::Cancelled, S::Cancelled),
+    (S::PickedUp, E::Cancelled, S::Cancelled),
+    (S::Activated, E::Cancelled, S::Cancelled),
+    (S::Failed, E::Cancelled, S::Cancelled),
+    // "CANCELLED_EXTERNALLY is a cancellation seen in NOD": only a ticket that is in NOD.
+    (
+        S::Distributed,
+        E::CancelledExternally,
+        S::CancelledExternally,
+    ),
+    (S::PickedUp, E::CancelledExternally, S::CancelledExternally),
+    (S::Activated, E::CancelledExternally, S::CancelledExternally),
+    // "EXPIRED when validity ended": whatever the ticket has not ended yet.
+    (S::Generated, E::Expired, S::Expired),
+    (S::Distributed, E::Expired, S::Expired),
+    (S::PickedUp, E::Expired, S::Expired),
+    (S::Activated, E::Expired, S::Expired),
+    (S::Failed, E::Expired, S::Expired),
+];
+
+fn contract_next(from: TdStatus, event: TdEvent) -> Option<TdStatus> {
+    TRANSITIONS
+        .iter()
+        .find(|(f, e, _)| *f == from && *e == event)
+        .map(|(_, _, to)| *to)
+}
+
+fn contract_cancellable(status: TdStatus) -> bool {
+    contract_next(status, E::Cancelled).is_some()
+}
+
+/// The status endpoint's answer. `valid` is the contract's sentence word for word; the
+/// reason is the first explanation that applies, in the documented order: a cancellation
+/// by a newer version says so, a status that ended or failed beats the version check, and
+/// the clock comes last.
+fn contract_validity(
+    status: TdStatus,
+    cause: Option<CancelCause>,
+    latest: bool,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Validity {
+    let valid = LIVE.contains(&status) && latest && now < end;
+    let explanations = [
+        (
+            status == S::Cancelled && cause == Some(CancelCause::SupersededByOrderVersion),
+            InvalidReason::SupersededByOrderVersion,
+        ),
+        (status == S::Cancelled, InvalidReason::Cancelled),
+        (
+            status == S::CancelledExternally,
+            InvalidReason::CancelledExternally,
+        ),
+        (status == S::Expired, InvalidReason::Expired),
+        (status == S::Failed, InvalidReason::Failed),
+        (!latest, InvalidReason::SupersededByOrderVersion),
+        (now >= end, InvalidReason::Expired),
+    ];
+    let reason = explanations
+        .iter()
+        .find(|(applies, _)| *applies)
+        .map(|(_, reason)| *reason);
+    Validity { valid, reason }
+}
+
+/// "A ticketing segment: a maximal run of consecutive legs with the same authorityRef. A
+/// line without legs (zone ticket) is one segment."
+fn contract_segments(legs: &[Leg]) -> Vec<Vec<&Leg>> {
+    let mut out: Vec<Vec<&Leg>> = Vec::new();
+    for leg in legs {
+        match out.last_mut() {
+            Some(run) if run[0].authority_ref == leg.authority_ref => run.push(leg),
+            _ => out.push(vec![leg]),
+        }
+    }
+    if out.is_empty() {
+        out.push(Vec::new());
+    }
+    out
+}
+
+/// What one ticket must be, as far as the generation rules say.
+#[derive(Debug, Clone, PartialEq)]
+struct ContractTicket {
+    segment: usize,
+    main: FareProductId,
+    legs: Vec<String>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+/// "One TD per MAIN fare product and per ticketing segment", segment by segment and within
+/// one in product order; "TD validity: the segment's first departure to last arrival when
+/// the line has legs, else the line's startOfValidity/endOfValidity."
+fn contract_tickets(line: &OrderLine) -> Vec<ContractTicket> {
+    let mut out = Vec::new();
+    for (segment, legs) in contract_segments(&line.legs).iter().enumerate() {
+        let (start, end) = match (legs.first(), legs.last()) {
+            (Some(first), Some(last)) => (first.departure_time, last.arrival_time),
+            _ => (
+                line.start_of_validity.unwrap(),
+                line.end_of_validity.unwrap(),
+            ),
+        };
+        for product in &line.fare_products {
+            if product.kind == FareProductKind::Main {
+                out.push(ContractTicket {
+                    segment,
+                    main: product.id.clone(),
+                    legs: legs.iter().map(|l| l.leg_id.clone()).collect(),
+                    start,
+                    end,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn tickets_of(group: &GeneratedGroup) -> Vec<ContractTicket> {
+    group
+        .distributions
+        .iter()
+        .map(|td| ContractTicket {
+            segment: td.segment,
+            main: td.main_product_id.clone(),
+            legs: td.details.legs.iter().map(|l| l.leg_id.clone()).collect(),
+            start: td.start_of_validity,
+            end: td.end_of_validity,
+        })
+        .collect()
+}
+
+/// What a new order version does to one existing group, by the contract's wording.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fate {
+    Keep,
+    Cancel(CancelCause),
+}
+
+/// "Lines whose version is unchanged keep their groups; lines that changed get new groups
+/// and the old groups' TDs are CANCELLED; lines that are CREDITED or CANCELLED, or missing,
+/// have their TDs CANCELLED. OrderCancelled cancels every TD."
+fn contract_fate(next: &Order, cancelled_event: bool, group: &ExistingGroup) -> Fate {
+    if cancelled_event || next.status == OrderStatus::Cancelled {
+        return Fate::Cancel(CancelCause::OrderCancelled);
+    }
+    match next
+        .order_lines
+        .iter()
+        .find(|l| l.id == group.order_line_id)
+    {
+        None => Fate::Cancel(CancelCause::LineRemoved),
+        Some(line) => match line.status {
+            OrderLineStatus::Credited => Fate::Cancel(CancelCause::LineCredited),
+            OrderLineStatus::Cancelled => Fate::Cancel(CancelCause::LineCancelled),
+            OrderLineStatus::Confirmed if line.version == group.order_line_version => Fate::Keep,
+            OrderLineStatus::Confirmed => Fate::Cancel(CancelCause::SupersededByOrderVersion),
+        },
+    }
+}
+
+/// "One TDG per order line with status CONFIRMED", for the lines that have none of their
+/// current version yet; "a DRAFT order produces nothing", nor does a cancelled one.
+fn contract_new_groups(
+    order: &Order,
+    cancelled_event: bool,
+    existing: &[ExistingGroup],
+) -> Vec<(OrderLineId, u32)> {
+    if cancelled_event || order.status != OrderStatus::Confirmed {
+        return Vec::new();
+    }
+    order
+        .order_lines
+        .iter()
+        .filter(|l| l.status == OrderLineStatus::Confirmed)
+        .filter(|l| {
+            !existing
+                .iter()
+                .any(|g| g.order_line_id == l.id && g.order_line_version == l.version)
+        })
+        .map(|l| (l.id.clone(), l.version))
+        .collect()
+}
+
 fn any_status() -> impl Strategy<Value = TdStatus> {
     proptest::sample::select(TdStatus::ALL.to_vec())
 }
@@ -277,7 +493,7 @@ proptest! {
     fn every_main_product_of_every_segment_gets_exactly_one_ticket(order in order_strategy()) {
         for line in confirmed_lines(&order) {
             let group = generate_group(&order, line);
-            let segments = segments(&line.legs);
+            let segments = contract_segments(&line.legs);
             let mains = mains(line);
             prop_assert_eq!(group.distributions.len(), segments.len() * mains.len());
             let mut count: HashMap<(usize, &FareProductId), usize> = HashMap::new();
@@ -289,6 +505,55 @@ proptest! {
                     prop_assert_eq!(count.get(&(segment, &main.id)), Some(&1));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn segments_are_the_maximal_runs_of_one_authority(order in order_strategy()) {
+        for line in &order.order_lines {
+            let got: Vec<Vec<&str>> = segments(&line.legs)
+                .into_iter()
+                .map(|range| line.legs[range].iter().map(|l| l.leg_id.as_str()).collect())
+                .collect();
+            let expected: Vec<Vec<&str>> = contract_segments(&line.legs)
+                .iter()
+                .map(|run| run.iter().map(|l| l.leg_id.as_str()).collect())
+                .collect();
+            prop_assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn each_line_gets_the_tickets_the_generation_rules_call_for(order in order_strategy()) {
+        for line in confirmed_lines(&order) {
+            let group = generate_group(&order, line);
+            prop_assert_eq!(tickets_of(&group), contract_tickets(line));
+        }
+    }
+
+    #[test]
+    fn a_first_version_creates_one_group_per_confirmed_line_with_the_rules_tickets(
+        order in order_strategy(),
+        status in proptest::sample::select(vec![
+            OrderStatus::Confirmed,
+            OrderStatus::Confirmed,
+            OrderStatus::Draft,
+            OrderStatus::Cancelled,
+        ]),
+        cancelled_event in proptest::bool::weighted(0.1),
+    ) {
+        let order = Order { status, ..order };
+        let plan = plan_version(&order, cancelled_event, &[]);
+        prop_assert!(plan.keep.is_empty() && plan.cancel.is_empty());
+        let created: Vec<(OrderLineId, u32)> = plan
+            .create
+            .iter()
+            .map(|g| (g.order_line_id.clone(), g.order_line_version))
+            .collect();
+        prop_assert_eq!(created, contract_new_groups(&order, cancelled_event, &[]));
+        for group in &plan.create {
+            let line = order.order_lines.iter().find(|l| l.id == group.order_line_id).unwrap();
+            prop_assert_eq!(tickets_of(group), contract_tickets(line));
         }
     }
 
@@ -327,7 +592,7 @@ proptest! {
     fn every_supplement_rides_once_on_every_segment(order in order_strategy()) {
         for line in confirmed_lines(&order) {
             let group = generate_group(&order, line);
-            for segment in 0..segments(&line.legs).len() {
+            for segment in 0..contract_segments(&line.legs).len() {
                 for supplement in line.fare_products.iter().filter(|p| p.kind == FareProductKind::Supplement) {
                     let rides = group
                         .distributions
@@ -377,11 +642,15 @@ proptest! {
         changes in vec(0u8..5, 4),
         statuses in vec(any_status(), 1..8),
         cancelled_event in proptest::bool::weighted(0.1),
+        cancelled_order in proptest::bool::weighted(0.1),
     ) {
         let existing: Vec<ExistingGroup> =
             plan_version(&order, false, &[]).create.iter().map(|g| existing_from(g, &statuses)).collect();
         let mut next = order.clone();
         next.version += 1;
+        if cancelled_order {
+            next.status = OrderStatus::Cancelled;
+        }
         for (line, change) in next.order_lines.iter_mut().zip(&changes) {
             match change {
                 1 => line.version += 1,
@@ -408,7 +677,7 @@ proptest! {
                     prop_assert!(!cancelled_set.contains(id), "kept and cancelled: {}", id);
                 } else {
                     // A group that is not kept is over: each ticket that can be cancelled is.
-                    prop_assert_eq!(cancelled_set.contains(id), status.accepts(TdEvent::Cancelled));
+                    prop_assert_eq!(cancelled_set.contains(id), contract_cancellable(*status));
                 }
             }
         }
@@ -418,21 +687,53 @@ proptest! {
             prop_assert!(plan.keep.is_empty() && plan.create.is_empty());
             prop_assert!(plan.cancel.iter().all(|(_, c)| *c == CancelCause::OrderCancelled));
         }
+
+        // Against the contract's wording: which groups stay, which tickets go and why, and
+        // which lines get a new group.
+        let mut expected_keep = HashSet::new();
+        let mut expected_cancel = HashMap::new();
+        for group in &existing {
+            match contract_fate(&next, cancelled_event, group) {
+                Fate::Keep => {
+                    expected_keep.insert(group.id);
+                }
+                Fate::Cancel(cause) => {
+                    for (id, status) in &group.distributions {
+                        if contract_cancellable(*status) {
+                            expected_cancel.insert(*id, cause);
+                        }
+                    }
+                }
+            }
+        }
+        prop_assert_eq!(plan.keep.iter().copied().collect::<HashSet<_>>(), expected_keep);
+        prop_assert_eq!(plan.cancel.iter().copied().collect::<HashMap<_, _>>(), expected_cancel);
+        let created: Vec<(OrderLineId, u32)> = plan
+            .create
+            .iter()
+            .map(|g| (g.order_line_id.clone(), g.order_line_version))
+            .collect();
+        prop_assert_eq!(created, contract_new_groups(&next, cancelled_event, &existing));
     }
 
     #[test]
-    fn a_refused_transition_changes_nothing(status in any_status(), event in any_event()) {
-        match status.apply(event) {
-            Ok(next) => {
-                prop_assert!(status.accepts(event));
-                prop_assert!(!status.is_terminal());
-                prop_assert_ne!(next, TdStatus::Generated);
-            }
-            Err(refused) => {
-                prop_assert_eq!(refused, RefusedTransition { from: status, event });
-                prop_assert!(!status.accepts(event));
-                // Asking again gives the same answer: nothing moved.
-                prop_assert_eq!(status.apply(event), Err(refused));
+    fn every_transition_is_the_contracts(pairs in vec((any_status(), any_event()), 1..16)) {
+        for (status, event) in pairs {
+            let expected = contract_next(status, event);
+            prop_assert_eq!(status.accepts(event), expected.is_some(), "{} + {:?}", status, event);
+            match status.apply(event) {
+                Ok(next) => {
+                    prop_assert_eq!(Some(next), expected, "{} + {:?}", status, event);
+                    prop_assert!(!TERMINAL.contains(&status));
+                    prop_assert!(!status.is_terminal());
+                    prop_assert_ne!(next, TdStatus::Generated);
+                }
+                Err(refused) => {
+                    prop_assert_eq!(expected, None, "{} + {:?} refused", status, event);
+                    prop_assert_eq!(refused, RefusedTransition { from: status, event });
+                    // Asking again gives the same answer: nothing moved.
+                    prop_assert_eq!(status.apply(event), Err(refused));
+                }
             }
         }
     }
@@ -440,6 +741,7 @@ proptest! {
     #[test]
     fn no_event_sequence_leaves_a_terminal_state(start in any_status(), events in vec(any_event(), 0..30)) {
         let mut status = start;
+        let mut model = start;
         let mut terminal: Option<TdStatus> = None;
         for event in events {
             // The way a worker uses the machine: a refusal is logged and the status kept.
@@ -450,16 +752,19 @@ proptest! {
                     status
                 }
             };
+            model = contract_next(model, event).unwrap_or(model);
+            prop_assert_eq!(status, model, "after {:?}", event);
+            prop_assert_eq!(status.is_terminal(), TERMINAL.contains(&status));
             if let Some(t) = terminal {
                 prop_assert_eq!(status, t);
-            } else if status.is_terminal() {
+            } else if TERMINAL.contains(&status) {
                 terminal = Some(status);
             }
         }
     }
 
     #[test]
-    fn only_a_live_current_unexpired_ticket_is_valid(
+    fn validity_is_the_contracts_answer(
         status in any_status(),
         cause in proptest::option::of(proptest::sample::select(CancelCause::ALL.to_vec())),
         latest in any::<bool>(),
@@ -467,8 +772,9 @@ proptest! {
     ) {
         let now = Utc.with_ymd_and_hms(2027, 6, 1, 12, 0, 0).unwrap();
         let end = now + Duration::hours(end_offset);
-        let answer = validity(status, cause, latest, end, now);
-        prop_assert_eq!(answer.valid, status.is_live() && latest && now < end);
-        prop_assert_eq!(answer.valid, answer.reason.is_none());
+        let expected = contract_validity(status, cause, latest, end, now);
+        // The model's two halves, the contract's sentence and the reasons, must agree.
+        prop_assert_eq!(expected.valid, expected.reason.is_none());
+        prop_assert_eq!(validity(status, cause, latest, end, now), expected);
     }
 }

@@ -66,7 +66,7 @@ pub async fn run(
         db: db.clone(),
         queue: queue.clone(),
         nod: Arc::new(nod),
-        streams: nod_distributor::Streams::for_environment(&settings.environment),
+        streams: nod_distributor::streams(&settings.environment),
         settings: settings.nod_distributor.clone(),
         consumer: "embedded".to_owned(),
     };
@@ -82,7 +82,7 @@ pub async fn run(
         queue,
         pdfs: mailer::pdf_client(&format!("http://{}", pdf_grpc.local_addr()?), &token)?,
         transport: Arc::new(mailer::EmlDirectory::new(&mailbox)),
-        streams: mailer::Streams::for_environment(&settings.environment),
+        streams: mailer::streams(&settings.environment),
         consumer: "embedded".to_owned(),
         settings: settings.clone(),
     };

@@ -14,81 +14,86 @@ use crate::{
     attachments_fit, build_message, Attachment, MailFrom, SendError, Sent, TicketMail, Transport,
 };
 use backon::{ExponentialBuilder, Retryable};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use td_domain::Language;
-use td_jobs::{Delivery, Job, JobQueue, RetryOutcome};
+pub use td_jobs::Streams;
+use td_jobs::{Handler, Job, JobKind, Outcome};
 use td_proto::v1::pdf_renderer_client::PdfRendererClient;
 use td_proto::v1::{CreateOrGetRequest, PdfTicket};
 use td_runtime::InternalChannel;
 use td_store::entity::pdf_send;
 use td_store::mail;
-use td_store::{DatabaseConnection, TransactionTrait};
-use tokio_util::sync::CancellationToken;
+use td_store::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use tracing::Instrument;
 use uuid::Uuid;
 
 const DISPATCH_LOCK: i64 = 7_346_031;
-const JOB_KIND: &str = "mail.send";
 
 /// Where mail jobs go and who reads them.
-#[derive(Debug, Clone)]
-pub struct Streams {
-    pub stream: String,
-    pub group: String,
+pub fn streams(environment: &str) -> Streams {
+    Streams::new(format!("mail-jobs-{environment}"), "mailer")
 }
 
-impl Streams {
-    pub fn for_environment(environment: &str) -> Self {
-        Self {
-            stream: format!("mail-jobs-{environment}"),
-            group: "mailer".to_owned(),
-        }
-    }
+/// Deliver the send recorded under `send_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMail {
+    pub send_id: Uuid,
 }
 
-/// Enqueues a job for every send due, in passes. On PostgreSQL one replica dispatches at a
-/// time (a transaction-scoped advisory lock).
-pub struct Dispatcher {
+impl JobKind for SendMail {
+    const KIND: &'static str = "mail.send";
+}
+
+/// The sends due for a mail job. On PostgreSQL one replica dispatches at a time (a
+/// transaction-scoped advisory lock).
+pub struct DueSends {
     pub db: DatabaseConnection,
-    pub queue: Arc<dyn JobQueue>,
-    pub streams: Streams,
     pub redispatch_after: Duration,
-    pub batch: u64,
 }
 
-impl Dispatcher {
-    /// One pass; returns how many jobs were enqueued.
-    pub async fn pass(&self) -> anyhow::Result<usize> {
+impl td_jobs::Due for DueSends {
+    type Key = Uuid;
+    type Pass = DatabaseTransaction;
+    const WHAT: &'static str = "mail dispatch";
+
+    async fn begin(&self) -> anyhow::Result<Option<DatabaseTransaction>> {
         let txn = self.db.begin().await?;
-        if !td_store::try_exclusive(&txn, DISPATCH_LOCK).await? {
-            return Ok(0);
-        }
-        let now = chrono::Utc::now();
-        let due = mail::due(
-            &txn,
-            now,
-            chrono::Duration::from_std(self.redispatch_after)?,
-            self.batch,
-        )
-        .await?;
-        let jobs: Vec<_> = due
-            .into_iter()
-            .map(|id| (id, Job::new(JOB_KIND, json!({ "sendId": id.to_string() }))))
-            .collect();
-        let enqueued = td_jobs::enqueue_all(self.queue.as_ref(), &self.streams.stream, jobs).await;
-        mail::mark_enqueued(&txn, &enqueued, now).await?;
-        txn.commit().await?;
-        Ok(enqueued.len())
+        Ok(td_store::try_exclusive(&txn, DISPATCH_LOCK)
+            .await?
+            .then_some(txn))
     }
 
-    pub async fn run(self, idle: Duration, shutdown: CancellationToken) {
-        let batch = usize::try_from(self.batch).unwrap_or(usize::MAX);
-        td_jobs::repeat_passes("mail dispatch", batch, idle, shutdown, || self.pass()).await;
+    async fn fetch(
+        &self,
+        txn: &DatabaseTransaction,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u64,
+    ) -> anyhow::Result<Vec<(Uuid, Job)>> {
+        let redispatch_after = chrono::Duration::from_std(self.redispatch_after)?;
+        let due = mail::due(txn, now, redispatch_after, limit).await?;
+        due.into_iter()
+            .map(|send_id| Ok((send_id, Job::of(&SendMail { send_id })?)))
+            .collect()
+    }
+
+    async fn mark_enqueued(
+        &self,
+        txn: DatabaseTransaction,
+        enqueued: &[Uuid],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<()> {
+        mail::mark_enqueued(&txn, enqueued, now).await?;
+        txn.commit().await?;
+        Ok(())
     }
 }
+
+/// The dispatcher of mail jobs.
+pub type Dispatcher = td_jobs::Dispatcher<DueSends>;
 
 /// What every mail looks like, from the settings.
 #[derive(Debug, Clone)]
@@ -105,17 +110,16 @@ pub struct MailConfig {
     pub stale_after: Duration,
 }
 
-/// Takes mail jobs and delivers them.
-pub struct Worker {
+/// Delivers sends.
+pub struct MailHandler {
     pub db: DatabaseConnection,
-    pub queue: Arc<dyn JobQueue>,
     pub pdfs: PdfRendererClient<InternalChannel>,
     pub transport: Arc<dyn Transport>,
-    pub streams: Streams,
-    pub consumer: String,
-    pub concurrency: usize,
     pub config: MailConfig,
 }
+
+/// Takes mail jobs and delivers them; `process_one` is one job of it.
+pub type Worker = td_jobs::Worker<MailHandler>;
 
 /// Why an attempt did not deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,80 +130,18 @@ enum Failure {
     Permanent(String),
 }
 
-/// What to do with the job after an attempt.
-#[derive(Debug)]
-enum Settle {
-    Ack,
-    Retry { send: Uuid, reason: String },
-    Dead(String),
-}
+impl Handler for MailHandler {
+    type Job = SendMail;
 
-impl Worker {
-    /// Keeps up to `concurrency` deliveries in flight until shutdown; those in flight finish.
-    pub async fn run(self, shutdown: CancellationToken) {
-        let consumer = td_jobs::Consumer {
-            stream: self.streams.stream.clone(),
-            group: self.streams.group.clone(),
-            name: self.consumer.clone(),
-            concurrency: self.concurrency,
-        };
-        let queue = self.queue.clone();
-        let this = Arc::new(self);
-        td_jobs::consume(queue, consumer, shutdown, move |delivery| {
-            let this = this.clone();
-            async move { this.settle(delivery).await }
-        })
-        .await;
-    }
-
-    async fn settle(&self, delivery: Delivery) {
-        let settled = match self.attempt(&delivery.job).await {
-            Settle::Ack => self.queue.ack(&delivery).await,
-            Settle::Dead(reason) => {
-                tracing::error!(job = %delivery.job.id, %reason, "malformed mail job; dead-lettered");
-                self.queue.fail(&delivery, &reason).await
-            }
-            Settle::Retry { send, reason } => match self.queue.retry(&delivery, &reason).await {
-                Ok(RetryOutcome::DeadLettered) => {
-                    let error = format!("retries exhausted; last error: {reason}");
-                    if let Err(err) =
-                        mail::mark_failed(&self.db, send, &error, chrono::Utc::now()).await
-                    {
-                        tracing::error!(error = %err, send_id = %send, "recording FAILED after exhausted retries");
-                    }
-                    Ok(())
-                }
-                Ok(RetryOutcome::Scheduled { attempt, delay }) => {
-                    tracing::info!(send_id = %send, attempt, delay_ms = delay.as_millis() as u64, %reason, "mail delivery failed; retrying");
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
-        };
-        if let Err(err) = settled {
-            tracing::warn!(error = %err, job = %delivery.job.id, "settling a mail job failed; it will be delivered again");
-        }
-    }
-
-    async fn attempt(&self, job: &Job) -> Settle {
-        let Some(id) = job.payload["sendId"]
-            .as_str()
-            .and_then(|s| Uuid::parse_str(s).ok())
-        else {
-            return Settle::Dead("mail job without a sendId".into());
-        };
+    async fn handle(&self, job: &SendMail, _leased: &Job) -> Outcome {
+        let id = job.send_id;
         let stale_after = chrono::Duration::from_std(self.config.stale_after)
             .unwrap_or_else(|_| chrono::Duration::days(1));
         let send = match mail::begin_attempt(&self.db, id, chrono::Utc::now(), stale_after).await {
             Ok(Some(send)) => send,
             // SENT, FAILED, unknown, or claimed by another worker's attempt right now.
-            Ok(None) => return Settle::Ack,
-            Err(err) => {
-                return Settle::Retry {
-                    send: id,
-                    reason: format!("database: {err}"),
-                }
-            }
+            Ok(None) => return Outcome::Done,
+            Err(err) => return Outcome::Retry(format!("database: {err}")),
         };
         let span = tracing::info_span!(
             "mail.send",
@@ -220,16 +162,13 @@ impl Worker {
         match outcome {
             Ok((sent, message_id)) => {
                 self.record_sent(id, &sent, &message_id).await;
-                Settle::Ack
+                Outcome::Done
             }
             Err(Failure::Permanent(reason)) => {
                 tracing::warn!(send_id = %id, %reason, "mail refused; the send is FAILED");
                 match mail::mark_failed(&self.db, id, &reason, chrono::Utc::now()).await {
-                    Ok(()) => Settle::Ack,
-                    Err(err) => Settle::Retry {
-                        send: id,
-                        reason: format!("recording FAILED: {err}"),
-                    },
+                    Ok(()) => Outcome::Done,
+                    Err(err) => Outcome::Retry(format!("recording FAILED: {err}")),
                 }
             }
             Err(Failure::Transient(reason)) => {
@@ -238,11 +177,21 @@ impl Worker {
                 {
                     tracing::warn!(error = %err, send_id = %id, "recording a failed attempt");
                 }
-                Settle::Retry { send: id, reason }
+                Outcome::Retry(reason)
             }
         }
     }
 
+    async fn exhausted(&self, job: &SendMail, _leased: &Job, reason: &str) {
+        let error = format!("retries exhausted; last error: {reason}");
+        if let Err(err) = mail::mark_failed(&self.db, job.send_id, &error, chrono::Utc::now()).await
+        {
+            tracing::error!(error = %err, send_id = %job.send_id, "recording FAILED after exhausted retries");
+        }
+    }
+}
+
+impl MailHandler {
     /// Records SENT before the job is acknowledged, trying for a while: a send the server
     /// accepted must not be attempted again because the database blinked. Should the record
     /// fail all the same, the job is acknowledged anyway and the send stays SENDING; the

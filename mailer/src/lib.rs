@@ -9,7 +9,7 @@ pub mod message;
 pub mod smtp;
 pub mod transport;
 
-pub use jobs::{Dispatcher, MailConfig, Streams, Worker};
+pub use jobs::{streams, Dispatcher, DueSends, MailConfig, MailHandler, SendMail, Streams, Worker};
 pub use message::{
     attachments_fit, build_message, message_size, parse_recipient, sanitize_filename, Attachment,
     MailError, MailFrom, TicketMail,
@@ -79,21 +79,23 @@ impl Mailer {
     pub async fn run(self, shutdown: CancellationToken) {
         let m = &self.settings.mailer;
         let dispatcher = Dispatcher {
-            db: self.db.clone(),
+            due: DueSends {
+                db: self.db.clone(),
+                redispatch_after: Duration::from_millis(m.redispatch_after_ms),
+            },
             queue: self.queue.clone(),
-            streams: self.streams.clone(),
-            redispatch_after: Duration::from_millis(m.redispatch_after_ms),
+            stream: self.streams.stream.clone(),
             batch: 500,
         };
         let worker = Worker {
-            db: self.db.clone(),
+            handler: MailHandler {
+                db: self.db.clone(),
+                pdfs: self.pdfs.clone(),
+                transport: self.transport.clone(),
+                config: mail_config(&self.settings),
+            },
             queue: self.queue.clone(),
-            pdfs: self.pdfs.clone(),
-            transport: self.transport.clone(),
-            streams: self.streams.clone(),
-            consumer: self.consumer.clone(),
-            concurrency: m.concurrency,
-            config: mail_config(&self.settings),
+            consumer: self.streams.consumer(&self.consumer, m.concurrency),
         };
         tokio::join!(
             dispatcher.run(
@@ -151,7 +153,7 @@ impl App {
                 queue,
                 pdfs,
                 transport: smtp.clone(),
-                streams: Streams::for_environment(&settings.environment),
+                streams: streams(&settings.environment),
                 consumer,
                 settings: settings.clone(),
             },

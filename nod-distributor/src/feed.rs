@@ -63,20 +63,18 @@ impl FeedFollower {
         Ok(Some(entries.len()))
     }
 
+    /// Follows the feed until `shutdown`: at once after a full page, after `idle`
+    /// otherwise, after five times `idle` when reading or applying a page failed.
     pub async fn run(self, idle: Duration, shutdown: CancellationToken) {
-        loop {
-            let wait = match self.step().await {
-                Ok(Some(n)) if n as u32 == self.page => Duration::ZERO,
-                Ok(_) => idle,
-                Err(err) => {
-                    tracing::warn!(error = %err, "following the NOD feed failed; retrying");
-                    idle * 5
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(wait) => {}
-            }
-        }
+        let page = usize::try_from(self.page).unwrap_or(usize::MAX);
+        td_jobs::repeat_passes(
+            "following the NOD feed",
+            page,
+            idle,
+            5,
+            shutdown,
+            || async { Ok(self.step().await?.unwrap_or(0)) },
+        )
+        .await;
     }
 }

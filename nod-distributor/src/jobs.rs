@@ -1,5 +1,6 @@
-//! NOD jobs: the dispatcher that feeds the queue from what PostgreSQL says is due, and the
-//! worker that places and cancels tickets in NOD.
+//! NOD jobs: the typed jobs, what is due for one (`DueTickets`, fed to td-jobs'
+//! dispatcher), and the handler that places and cancels tickets in NOD (`NodHandler`, run
+//! by td-jobs' worker).
 //!
 //! Why no job is lost: a job is only ever a reminder. What must happen is recorded in
 //! PostgreSQL (a GENERATED ticket, a FAILED one asked to be placed again, a CANCELLED one
@@ -9,108 +10,150 @@
 //! waits. Both are harmless, because handling a job is idempotent: NOD places by
 //! `clientReference` (the ticket id) and the status machine refuses a repeated transition.
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use td_domain::ids::{TicketDistributionGroupId, TicketDistributionId};
+use td_domain::ids::{OrderId, TicketDistributionGroupId, TicketDistributionId};
 use td_domain::status::{TdEvent, TdStatus};
-use td_jobs::{Delivery, Job, JobQueue, RetryOutcome};
+pub use td_jobs::Streams;
+use td_jobs::{FromJob, Handler, Job, JobError, JobKind, JobQueue, Outcome};
 use td_nod::{Nod, NodError, Order, OrderGroupId, PlaceRequest};
-use td_store::nod::{self as store, ChangeOutcome, JobKind, NodChange};
-use td_store::{DatabaseConnection, TransactionTrait};
-use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
+use td_store::nod::{self as store, ChangeOutcome, DueJob, NodChange};
+use td_store::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 
 const DISPATCH_LOCK: i64 = 7_346_023;
 
 /// Where NOD jobs go and who reads them.
-#[derive(Debug, Clone)]
-pub struct Streams {
-    pub stream: String,
-    pub group: String,
+pub fn streams(environment: &str) -> Streams {
+    Streams::new(format!("nod-jobs-{environment}"), "nod-distributor")
 }
 
-impl Streams {
-    pub fn for_environment(environment: &str) -> Self {
-        Self {
-            stream: format!("nod-jobs-{environment}"),
-            group: "nod-distributor".to_owned(),
+/// The ticket a NOD job is about, with the correlation id of what called for it (its
+/// trace context travels as the job's `traceparent`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketRef {
+    pub ticket_distribution_id: TicketDistributionId,
+    pub order_id: OrderId,
+    pub correlation_id: Option<String>,
+}
+
+/// Place the ticket in NOD (it is GENERATED, or FAILED and asked to be placed again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PlaceTicket(pub TicketRef);
+
+impl JobKind for PlaceTicket {
+    const KIND: &'static str = "place";
+}
+
+/// Cancel in NOD a ticket cancelled here that NOD still has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CancelTicket(pub TicketRef);
+
+impl JobKind for CancelTicket {
+    const KIND: &'static str = "cancel";
+}
+
+/// What the NOD stream carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodJob {
+    Place(PlaceTicket),
+    Cancel(CancelTicket),
+}
+
+impl NodJob {
+    pub fn ticket(&self) -> &TicketRef {
+        match self {
+            Self::Place(PlaceTicket(t)) | Self::Cancel(CancelTicket(t)) => t,
+        }
+    }
+
+    /// The queue's job, continuing the trace `traceparent`.
+    pub fn to_job(&self, traceparent: Option<String>) -> Result<Job, JobError> {
+        let mut job = match self {
+            Self::Place(place) => Job::of(place)?,
+            Self::Cancel(cancel) => Job::of(cancel)?,
+        };
+        job.traceparent = traceparent;
+        Ok(job)
+    }
+
+    /// The job a due ticket calls for.
+    pub fn for_due(due: &DueJob) -> Self {
+        let ticket = TicketRef {
+            ticket_distribution_id: due.ticket_distribution_id,
+            order_id: due.order_id.clone(),
+            correlation_id: due.correlation_id.clone(),
+        };
+        match due.kind {
+            store::JobKind::Place => Self::Place(PlaceTicket(ticket)),
+            store::JobKind::Cancel => Self::Cancel(CancelTicket(ticket)),
         }
     }
 }
 
-/// The job for one ticket; it carries the trace context and correlation id of what called
-/// for it, so the worker's span joins that trace.
-fn job_for(
-    kind: JobKind,
-    id: TicketDistributionId,
-    order_id: &str,
-    traceparent: Option<String>,
-    correlation_id: Option<String>,
-) -> Job {
-    let mut job = Job::new(
-        kind.as_str(),
-        json!({
-            "ticketDistributionId": id.0.to_string(),
-            "orderId": order_id,
-            "correlationId": correlation_id,
-        }),
-    );
-    job.traceparent = traceparent;
-    job
+impl FromJob for NodJob {
+    fn from_job(job: &Job) -> Result<Self, JobError> {
+        match job.kind.as_str() {
+            PlaceTicket::KIND => PlaceTicket::from_job(job).map(Self::Place),
+            CancelTicket::KIND => CancelTicket::from_job(job).map(Self::Cancel),
+            _ => Err(td_jobs::malformed(job, "not a NOD job")),
+        }
+    }
 }
 
-/// Enqueues jobs for every due ticket, in passes. On PostgreSQL one replica dispatches at a
-/// time (a transaction-scoped advisory lock), so replicas do not enqueue the same tickets.
-pub struct Dispatcher {
+/// The tickets due for a NOD job. On PostgreSQL one replica dispatches at a time (a
+/// transaction-scoped advisory lock), so replicas do not enqueue the same tickets.
+pub struct DueTickets {
     pub db: DatabaseConnection,
-    pub queue: Arc<dyn JobQueue>,
-    pub streams: Streams,
     pub redispatch_after: Duration,
-    pub batch: u64,
 }
 
-impl Dispatcher {
-    /// One pass; returns how many jobs were enqueued.
-    pub async fn pass(&self) -> anyhow::Result<usize> {
+impl td_jobs::Due for DueTickets {
+    type Key = TicketDistributionId;
+    type Pass = DatabaseTransaction;
+    const WHAT: &'static str = "NOD dispatch";
+
+    async fn begin(&self) -> anyhow::Result<Option<DatabaseTransaction>> {
         let txn = self.db.begin().await?;
-        if !td_store::try_exclusive(&txn, DISPATCH_LOCK).await? {
-            return Ok(0);
-        }
-        let now = chrono::Utc::now();
-        let due = store::due_jobs(
-            &txn,
-            now,
-            chrono::Duration::from_std(self.redispatch_after)?,
-            self.batch,
-        )
-        .await?;
-        let jobs: Vec<_> = due
-            .iter()
-            .map(|job| {
-                (
-                    job.ticket_distribution_id,
-                    job_for(
-                        job.kind,
-                        job.ticket_distribution_id,
-                        &job.order_id.0,
-                        job.traceparent.clone(),
-                        job.correlation_id.clone(),
-                    ),
-                )
-            })
-            .collect();
-        let enqueued = td_jobs::enqueue_all(self.queue.as_ref(), &self.streams.stream, jobs).await;
-        store::mark_enqueued(&txn, &enqueued, now).await?;
-        txn.commit().await?;
-        Ok(enqueued.len())
+        Ok(td_store::try_exclusive(&txn, DISPATCH_LOCK)
+            .await?
+            .then_some(txn))
     }
 
-    pub async fn run(self, idle: Duration, shutdown: CancellationToken) {
-        let batch = usize::try_from(self.batch).unwrap_or(usize::MAX);
-        td_jobs::repeat_passes("NOD dispatch", batch, idle, shutdown, || self.pass()).await;
+    async fn fetch(
+        &self,
+        txn: &DatabaseTransaction,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u64,
+    ) -> anyhow::Result<Vec<(TicketDistributionId, Job)>> {
+        let redispatch_after = chrono::Duration::from_std(self.redispatch_after)?;
+        let due = store::due_jobs(txn, now, redispatch_after, limit).await?;
+        due.iter()
+            .map(|due| {
+                let job = NodJob::for_due(due).to_job(due.traceparent.clone())?;
+                Ok((due.ticket_distribution_id, job))
+            })
+            .collect()
+    }
+
+    async fn mark_enqueued(
+        &self,
+        txn: DatabaseTransaction,
+        enqueued: &[TicketDistributionId],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<()> {
+        store::mark_enqueued(&txn, enqueued, now).await?;
+        txn.commit().await?;
+        Ok(())
     }
 }
+
+/// The dispatcher of NOD jobs.
+pub type Dispatcher = td_jobs::Dispatcher<DueTickets>;
 
 /// Enqueues placement jobs for the FAILED tickets of `groups` at once (the dispatcher would
 /// also find them); returns how many tickets were asked to be placed again.
@@ -130,20 +173,13 @@ pub async fn replace_failed(
         let Some(ticket) = store::ticket(db, *id).await? else {
             continue;
         };
-        if queue
-            .enqueue(
-                &streams.stream,
-                &job_for(
-                    JobKind::Place,
-                    *id,
-                    &ticket.order_id,
-                    td_telemetry::propagation::current_traceparent_or(None),
-                    td_telemetry::correlation::current(),
-                ),
-            )
-            .await
-            .is_ok()
-        {
+        let place = NodJob::Place(PlaceTicket(TicketRef {
+            ticket_distribution_id: *id,
+            order_id: OrderId(ticket.order_id),
+            correlation_id: td_telemetry::correlation::current(),
+        }));
+        let job = place.to_job(td_telemetry::propagation::current_traceparent_or(None))?;
+        if queue.enqueue(&streams.stream, &job).await.is_ok() {
             enqueued.push(*id);
         }
     }
@@ -151,123 +187,82 @@ pub async fn replace_failed(
     Ok(ids.len())
 }
 
-/// Takes NOD jobs and does them.
-pub struct Worker {
+/// Places and cancels tickets in NOD.
+pub struct NodHandler {
     pub db: DatabaseConnection,
-    pub queue: Arc<dyn JobQueue>,
     pub nod: Arc<dyn Nod>,
-    pub streams: Streams,
-    pub consumer: String,
-    pub concurrency: usize,
 }
 
-/// What a job came to.
-#[derive(Debug)]
-enum Done {
-    Finished,
-    /// NOD was unavailable: try again later.
-    Transient(String),
-}
+/// Takes NOD jobs and does them; `process_one` is one job of it.
+pub type Worker = td_jobs::Worker<NodHandler>;
 
-impl Worker {
-    /// Keeps up to `concurrency` jobs in flight: a new job is taken as soon as one ends,
-    /// so one slow NOD answer never holds back the others. At shutdown no new job is taken
-    /// and those in flight finish, so that what NOD did is recorded.
-    pub async fn run(self, shutdown: CancellationToken) {
-        let consumer = td_jobs::Consumer {
-            stream: self.streams.stream.clone(),
-            group: self.streams.group.clone(),
-            name: self.consumer.clone(),
-            concurrency: self.concurrency,
-        };
-        let queue = self.queue.clone();
-        let this = Arc::new(self);
-        td_jobs::consume(queue, consumer, shutdown, move |delivery| {
-            let this = this.clone();
-            async move { this.settle(delivery).await }
-        })
-        .await;
-    }
+impl Handler for NodHandler {
+    type Job = NodJob;
 
-    async fn settle(&self, delivery: Delivery) {
-        let job = &delivery.job;
+    fn span(&self, job: &NodJob, leased: &Job) -> tracing::Span {
+        let ticket = job.ticket();
         let span = tracing::info_span!(
             "nod.job",
-            kind = %job.kind,
-            job = %job.id,
-            attempt = job.attempt,
-            order_id = job.payload["orderId"].as_str().unwrap_or(""),
-            ticket_distribution_id = job.payload["ticketDistributionId"].as_str().unwrap_or(""),
-            correlation_id = job.payload["correlationId"].as_str().unwrap_or(""),
+            kind = %leased.kind,
+            job = %leased.id,
+            attempt = leased.attempt,
+            order_id = %ticket.order_id,
+            ticket_distribution_id = %ticket.ticket_distribution_id,
+            correlation_id = ticket.correlation_id.as_deref().unwrap_or(""),
         );
-        td_telemetry::propagation::follow(&span, job.traceparent.as_deref());
-        self.settle_in_span(delivery).instrument(span).await
+        td_telemetry::propagation::follow(&span, leased.traceparent.as_deref());
+        span
     }
 
-    async fn settle_in_span(&self, delivery: Delivery) {
-        let outcome = self.handle(&delivery).await;
-        let settled = match outcome {
-            Ok(Done::Finished) => self.queue.ack(&delivery).await.map(|_| ()),
-            Ok(Done::Transient(reason)) | Err(reason) => {
-                match self.queue.retry(&delivery, &reason).await {
-                    Ok(RetryOutcome::DeadLettered) => self.exhausted(&delivery, &reason).await,
-                    Ok(RetryOutcome::Scheduled { .. }) => Ok(()),
-                    Err(e) => Err(e),
-                }
-            }
+    async fn handle(&self, job: &NodJob, leased: &Job) -> Outcome {
+        let result = match job {
+            NodJob::Place(place) => self.place(place, leased).await,
+            NodJob::Cancel(cancel) => self.cancel(cancel).await,
         };
-        if let Err(err) = settled {
-            tracing::warn!(error = %err, job = %delivery.job.id, "settling a NOD job failed; it will be delivered again");
-        }
+        result.unwrap_or_else(Outcome::Retry)
     }
 
     /// Retries ran out: a placement ends FAILED (a cancellation is dispatched again later).
-    async fn exhausted(&self, delivery: &Delivery, reason: &str) -> Result<(), td_jobs::JobError> {
-        if delivery.job.kind != JobKind::Place.as_str() {
-            return Ok(());
-        }
-        if let Some(id) = ticket_id(&delivery.job) {
-            let change = NodChange {
-                ticket_distribution_id: id,
-                event: TdEvent::Failed,
-                nod_order_group_id: None,
-                reason: Some(format!("NOD_UNAVAILABLE: retries exhausted: {reason}")),
-                media_serial_number_id: None,
-                traceparent: td_telemetry::propagation::current_traceparent_or(
-                    delivery.job.traceparent.as_deref(),
-                ),
-                at: chrono::Utc::now(),
-            };
-            if let Err(err) = apply(&self.db, &change).await {
-                tracing::error!(error = %err, ticket_distribution_id = %id, "recording FAILED after exhausted retries");
-            }
-        }
-        Ok(())
-    }
-
-    async fn handle(&self, delivery: &Delivery) -> Result<Done, String> {
-        let job = &delivery.job;
-        let Some(id) = ticket_id(job) else {
-            tracing::error!(job = %job.id, "NOD job without a ticket id; dropped");
-            return Ok(Done::Finished);
+    async fn exhausted(&self, job: &NodJob, leased: &Job, reason: &str) {
+        let NodJob::Place(PlaceTicket(ticket)) = job else {
+            return;
         };
+        let id = ticket.ticket_distribution_id;
+        let change = NodChange {
+            ticket_distribution_id: id,
+            event: TdEvent::Failed,
+            nod_order_group_id: None,
+            reason: Some(format!("NOD_UNAVAILABLE: retries exhausted: {reason}")),
+            media_serial_number_id: None,
+            traceparent: td_telemetry::propagation::current_traceparent_or(
+                leased.traceparent.as_deref(),
+            ),
+            at: chrono::Utc::now(),
+        };
+        if let Err(err) = apply(&self.db, &change).await {
+            tracing::error!(error = %err, ticket_distribution_id = %id, "recording FAILED after exhausted retries");
+        }
+    }
+}
+
+impl NodHandler {
+    /// Places a ticket that still waits for it; `Err` is a reason to try again.
+    async fn place(&self, PlaceTicket(job): &PlaceTicket, leased: &Job) -> Result<Outcome, String> {
+        let id = job.ticket_distribution_id;
         let Some(ticket) = store::ticket(&self.db, id)
             .await
             .map_err(|e| e.to_string())?
         else {
-            return Ok(Done::Finished);
+            return Ok(Outcome::Done);
         };
         let status: TdStatus = ticket
             .status
             .parse()
             .map_err(|_| format!("unknown status {}", ticket.status))?;
-        if job.kind == JobKind::Cancel.as_str() {
-            return self.cancel(id, &ticket).await;
-        }
         let wanted = status == TdStatus::Generated
             || (status == TdStatus::Failed && ticket.nod_replace_requested);
         if !wanted {
-            return Ok(Done::Finished);
+            return Ok(Outcome::Done);
         }
         let request = PlaceRequest {
             client_reference: id.0.to_string(),
@@ -282,64 +277,55 @@ impl Worker {
             reason,
             media_serial_number_id: None,
             traceparent: td_telemetry::propagation::current_traceparent_or(
-                job.traceparent.as_deref(),
+                leased.traceparent.as_deref(),
             ),
             at: chrono::Utc::now(),
         };
-        match self.nod.place(&request).await {
-            Ok(group) => {
-                apply(
-                    &self.db,
-                    &change(
-                        TdEvent::Distributed,
-                        Some(group.id.as_str().to_owned()),
-                        None,
-                    ),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-                Ok(Done::Finished)
-            }
+        let recorded = match self.nod.place(&request).await {
+            Ok(group) => change(
+                TdEvent::Distributed,
+                Some(group.id.as_str().to_owned()),
+                None,
+            ),
             Err(NodError::Rejected {
                 status,
                 code,
                 message,
             }) => {
                 let reason = format!("NOD_REJECTED: {status} {code}: {message}");
-                apply(&self.db, &change(TdEvent::Failed, None, Some(reason)))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(Done::Finished)
+                change(TdEvent::Failed, None, Some(reason))
             }
-            Err(err) => Ok(Done::Transient(err.to_string())),
-        }
+            Err(err) => return Ok(Outcome::Retry(err.to_string())),
+        };
+        apply(&self.db, &recorded)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Outcome::Done)
     }
 
-    async fn cancel(
-        &self,
-        id: TicketDistributionId,
-        ticket: &td_store::entity::ticket_distribution::Model,
-    ) -> Result<Done, String> {
+    /// Cancels in NOD a ticket cancelled here that NOD still has; `Err` is a reason to try
+    /// again.
+    async fn cancel(&self, CancelTicket(job): &CancelTicket) -> Result<Outcome, String> {
+        let id = job.ticket_distribution_id;
+        let Some(ticket) = store::ticket(&self.db, id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(Outcome::Done);
+        };
         let (Some(nod_id), None) = (&ticket.nod_order_group_id, ticket.nod_cancelled_at) else {
-            return Ok(Done::Finished);
+            return Ok(Outcome::Done);
         };
         match self.nod.cancel(&OrderGroupId::new(nod_id.clone())).await {
             Ok(_) | Err(NodError::NotFound { .. }) => {
                 store::mark_cancelled_in_nod(&self.db, id, chrono::Utc::now())
                     .await
                     .map_err(|e| e.to_string())?;
-                Ok(Done::Finished)
+                Ok(Outcome::Done)
             }
-            Err(err) => Ok(Done::Transient(err.to_string())),
+            Err(err) => Ok(Outcome::Retry(err.to_string())),
         }
     }
-}
-
-fn ticket_id(job: &Job) -> Option<TicketDistributionId> {
-    job.payload["ticketDistributionId"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .map(TicketDistributionId)
 }
 
 /// What a travel app shows for the ticket: NOD carries it as the order's description.

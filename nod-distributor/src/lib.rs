@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use feed::FeedFollower;
-pub use jobs::{Dispatcher, Streams, Worker};
+pub use jobs::{streams, Dispatcher, DueTickets, NodHandler, Streams, Worker};
 
 /// The parts of the distributor, for the worker binary and the embedded default alike.
 pub struct Distributor {
@@ -39,19 +39,21 @@ impl Distributor {
     pub async fn run(self, shutdown: CancellationToken) {
         let s = &self.settings;
         let dispatcher = Dispatcher {
-            db: self.db.clone(),
+            due: DueTickets {
+                db: self.db.clone(),
+                redispatch_after: Duration::from_millis(s.redispatch_after_ms),
+            },
             queue: self.queue.clone(),
-            streams: self.streams.clone(),
-            redispatch_after: Duration::from_millis(s.redispatch_after_ms),
+            stream: self.streams.stream.clone(),
             batch: 500,
         };
         let worker = Worker {
-            db: self.db.clone(),
+            handler: NodHandler {
+                db: self.db.clone(),
+                nod: self.nod.clone(),
+            },
             queue: self.queue.clone(),
-            nod: self.nod.clone(),
-            streams: self.streams.clone(),
-            consumer: self.consumer.clone(),
-            concurrency: s.concurrency,
+            consumer: self.streams.consumer(&self.consumer, s.concurrency),
         };
         let feed = FeedFollower {
             db: self.db.clone(),
@@ -113,7 +115,7 @@ impl App {
                 db,
                 queue,
                 nod,
-                streams: Streams::for_environment(&settings.environment),
+                streams: streams(&settings.environment),
                 settings: settings.nod_distributor.clone(),
                 consumer,
             },

@@ -121,10 +121,7 @@ async fn distributor(args: &Args, redis: &str, latency_ms: u64) -> anyhow::Resul
         db: pool,
         queue,
         nod: Arc::new(client),
-        streams: nod_distributor::Streams::for_environment(&format!(
-            "bench{}",
-            uuid::Uuid::new_v4().simple()
-        )),
+        streams: nod_distributor::streams(&format!("bench{}", uuid::Uuid::new_v4().simple())),
         settings,
         consumer: "bench".to_owned(),
     };

@@ -118,32 +118,3 @@ async fn sample_depth(queue: Arc<dyn JobQueue>, consumer: Consumer, shutdown: Ca
         }
     }
 }
-
-/// Calls `pass` again and again until `shutdown`: at once when it reports a full batch
-/// (there is more), after `idle` when it did less, after ten times `idle` when it failed.
-/// For dispatchers that move due work from the database into a queue.
-pub async fn repeat_passes<F, Fut>(
-    what: &'static str,
-    batch: usize,
-    idle: Duration,
-    shutdown: CancellationToken,
-    mut pass: F,
-) where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<usize>>,
-{
-    loop {
-        let wait = match pass().await {
-            Ok(n) if n >= batch => Duration::ZERO,
-            Ok(_) => idle,
-            Err(err) => {
-                tracing::warn!(error = format!("{err:#}"), "{what} failed; retrying");
-                idle * 10
-            }
-        };
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(wait) => {}
-        }
-    }
-}

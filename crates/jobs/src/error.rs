@@ -13,6 +13,10 @@ pub enum JobError {
     TooLarge { size: usize, limit: usize },
     #[error("invalid argument: {0}")]
     Invalid(String),
+    /// A leased job that its worker cannot read: another kind, or a payload that does not
+    /// fit the kind. No retry changes that.
+    #[error("malformed {kind} job: {reason}")]
+    Malformed { kind: String, reason: String },
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
     /// Redis answered in a shape this crate did not write; a bug or a foreign writer.

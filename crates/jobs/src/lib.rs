@@ -16,25 +16,39 @@
 //! most `MAX_BATCH` jobs, payloads and errors have size limits, the dead-letter stream has
 //! a cap. This crate moves jobs; it must not know what a job means or how to do it.
 //!
+//! Around the queue, the one shape every worker has: typed jobs (`JobKind`, one serde
+//! struct per kind), a `Handler` that does one job and says what it came to (`Outcome`),
+//! a `Worker` that leases, handles and settles (`Worker::process_one` is one job of it,
+//! for the loop and for tests alike), and a `Dispatcher` that enqueues what a worker's
+//! database says is `Due`. A worker writes its handler and its due query, nothing else.
+//!
 //! One stream is meant for one consumer group: an acked job is deleted from the stream, so
 //! a second group on the same stream would miss it.
 
 mod backoff;
 mod config;
 mod consume;
+mod dispatch;
 mod error;
+mod handler;
 mod job;
 mod memory;
 mod redis_queue;
 mod settle;
+mod typed;
+mod worker;
 
 pub use backoff::retry_delay;
 pub use config::QueueConfig;
-pub use consume::{consume, repeat_passes, Consumer};
+pub use consume::{consume, Consumer};
+pub use dispatch::{repeat_passes, Dispatcher, Due, Streams};
 pub use error::JobError;
+pub use handler::{Handler, Outcome};
 pub use job::{DeadLetter, Delivery, Enqueued, Job, QueueStats, RetryOutcome};
 pub use memory::InMemoryQueue;
 pub use redis_queue::RedisQueue;
+pub use typed::{malformed, FromJob, JobKind};
+pub use worker::Worker;
 
 use futures::future::BoxFuture;
 use std::time::Duration;

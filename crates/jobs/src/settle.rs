@@ -3,7 +3,8 @@
 
 use crate::backoff::{jitter, retry_delay};
 use crate::job::bounded_error;
-use crate::{Delivery, Job, QueueConfig, RetryOutcome};
+use crate::{Delivery, Job, JobError, QueueConfig, RetryOutcome};
+use std::future::Future;
 use std::time::Duration;
 
 /// The effect a consumer asks for; applied only if the consumer still holds the lease.
@@ -17,6 +18,31 @@ pub(crate) enum Settle {
     Dead { error: String },
 }
 
+impl Settle {
+    /// A dead letter with `error`, cut to size.
+    pub(crate) fn dead(error: &str) -> Self {
+        Self::Dead {
+            error: bounded_error(error),
+        }
+    }
+}
+
+/// `JobQueue::retry` for either queue: plans the retry and has `settle` apply it.
+pub(crate) async fn retry<F, Fut>(
+    config: &QueueConfig,
+    delivery: &Delivery,
+    error: &str,
+    settle: F,
+) -> Result<RetryOutcome, JobError>
+where
+    F: FnOnce(Settle) -> Fut,
+    Fut: Future<Output = Result<(), JobError>>,
+{
+    let (planned, outcome) = plan_retry(config, delivery, error);
+    settle(planned).await?;
+    Ok(outcome)
+}
+
 /// The settlement of a failed attempt: another attempt after a backoff, or a dead letter
 /// once `max_attempts` attempts have failed.
 pub(crate) fn plan_retry(
@@ -26,12 +52,7 @@ pub(crate) fn plan_retry(
 ) -> (Settle, RetryOutcome) {
     let attempt = delivery.job.attempt.max(1);
     if attempt >= config.max_attempts {
-        return (
-            Settle::Dead {
-                error: bounded_error(error),
-            },
-            RetryOutcome::DeadLettered,
-        );
+        return (Settle::dead(error), RetryOutcome::DeadLettered);
     }
     let delay = retry_delay(config, attempt, jitter());
     let next = Job {

@@ -3,7 +3,7 @@
 
 mod stream;
 
-use crate::settle::{plan_retry, Settle};
+use crate::settle::{self, Settle};
 use crate::{
     DeadLetter, Delivery, Enqueued, Job, JobError, JobQueue, QueueConfig, QueueStats, RetryOutcome,
     MAX_BATCH,
@@ -122,11 +122,9 @@ impl JobQueue for InMemoryQueue {
         delivery: &'a Delivery,
         error: &'a str,
     ) -> BoxFuture<'a, Result<RetryOutcome, JobError>> {
-        Box::pin(async move {
-            let (settle, outcome) = plan_retry(&self.config, delivery, error);
-            self.settle(delivery, settle).await?;
-            Ok(outcome)
-        })
+        Box::pin(settle::retry(&self.config, delivery, error, |planned| {
+            self.settle(delivery, planned)
+        }))
     }
 
     fn fail<'a>(
@@ -134,12 +132,7 @@ impl JobQueue for InMemoryQueue {
         delivery: &'a Delivery,
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), JobError>> {
-        Box::pin(self.settle(
-            delivery,
-            Settle::Dead {
-                error: crate::job::bounded_error(error),
-            },
-        ))
+        Box::pin(self.settle(delivery, Settle::dead(error)))
     }
 
     fn stats<'a>(

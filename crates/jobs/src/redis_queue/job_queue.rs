@@ -2,8 +2,7 @@
 
 use super::codec::{self, array, decode_dead_letter, entry, int, string};
 use super::{dedup_key, delayed_key, scripts, RedisQueue};
-use crate::job::bounded_error;
-use crate::settle::{plan_retry, Settle};
+use crate::settle::{self, Settle};
 use crate::{
     dead_letter_stream, DeadLetter, Delivery, Enqueued, Job, JobError, JobQueue, QueueStats,
     RetryOutcome, MAX_BATCH,
@@ -67,11 +66,9 @@ impl JobQueue for RedisQueue {
         delivery: &'a Delivery,
         error: &'a str,
     ) -> BoxFuture<'a, Result<RetryOutcome, JobError>> {
-        Box::pin(async move {
-            let (settle, outcome) = plan_retry(&self.config, delivery, error);
-            self.settle(delivery, settle).await?;
-            Ok(outcome)
-        })
+        Box::pin(settle::retry(&self.config, delivery, error, |planned| {
+            self.settle(delivery, planned)
+        }))
     }
 
     fn fail<'a>(
@@ -79,12 +76,7 @@ impl JobQueue for RedisQueue {
         delivery: &'a Delivery,
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), JobError>> {
-        Box::pin(self.settle(
-            delivery,
-            Settle::Dead {
-                error: bounded_error(error),
-            },
-        ))
+        Box::pin(self.settle(delivery, Settle::dead(error)))
     }
 
     fn stats<'a>(

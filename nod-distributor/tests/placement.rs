@@ -1,0 +1,215 @@
+//! Placing tickets in NOD, job by job: each ticket once with its own order group, a
+//! transient NOD error retried, a final rejection FAILED with NOD's reason, retries that
+//! run out FAILED too, FAILED tickets placed again on request, a job delivered twice or
+//! lost in the queue changing nothing.
+
+mod common;
+
+use common::*;
+use std::collections::HashSet;
+use std::time::Duration;
+use td_domain::ids::TicketDistributionGroupId;
+use td_jobs::{JobQueue, Outcome};
+use td_nod::{Faults, Nod};
+
+const DISTRIBUTED: &str = "TicketDistributionDistributed";
+const FAILED: &str = "TicketDistributionFailed";
+const ALL_DISTRIBUTED: &str = "AllTicketDistributionGroupsForOrderVersionDistributed";
+
+#[tokio::test]
+async fn every_ticket_is_placed_once_in_an_order_group_of_its_own_and_the_version_completes_once() {
+    let rig = Rig::start().await;
+    rig.record(&family("PLACE1")).await;
+    assert!(rig.dispatcher.pass().await.unwrap() >= 2);
+    let outcomes = rig.work().await;
+    assert!(outcomes.iter().all(|o| *o == Outcome::Done), "{outcomes:?}");
+
+    let tickets = rig.tickets("PLACE1").await;
+    assert!(tickets.len() >= 2, "the family order has several tickets");
+    let mut nod_ids = HashSet::new();
+    for t in &tickets {
+        assert_eq!(t.status, "DISTRIBUTED", "{t:?}");
+        let nod_id = t.nod_order_group_id.clone().expect("placed in NOD");
+        let group = rig
+            .simulator
+            .get(&td_nod::OrderGroupId::new(nod_id.clone()))
+            .await
+            .unwrap();
+        assert_eq!(group.client_reference, t.id.to_string());
+        assert!(nod_ids.insert(nod_id), "one NOD order group per ticket");
+    }
+    assert_eq!(rig.placements(), tickets.len() as u64);
+    assert_eq!(rig.count("PLACE1", DISTRIBUTED).await, tickets.len());
+    assert_eq!(rig.count("PLACE1", ALL_DISTRIBUTED).await, 1);
+    // Nothing is due any more.
+    assert_eq!(rig.dispatcher.pass().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_job_delivered_again_places_nothing_twice() {
+    let rig = Rig::start().await;
+    rig.record(&family("REDELIVER")).await;
+    rig.dispatcher.pass().await.unwrap();
+    let first = rig.leased().await;
+    for delivery in &first {
+        assert_eq!(rig.worker.process_one(delivery).await, Outcome::Done);
+    }
+    // The same jobs again (a consumer that crashed after acting, before acking).
+    for delivery in &first {
+        rig.queue
+            .enqueue(&rig.streams.stream, &delivery.job)
+            .await
+            .unwrap();
+    }
+    let outcomes = rig.work().await;
+    assert_eq!(outcomes.len(), first.len());
+    assert!(outcomes.iter().all(|o| *o == Outcome::Done), "{outcomes:?}");
+    assert_eq!(rig.placements(), first.len() as u64);
+    assert_eq!(rig.count("REDELIVER", DISTRIBUTED).await, first.len());
+    assert_eq!(rig.count("REDELIVER", ALL_DISTRIBUTED).await, 1);
+}
+
+#[tokio::test]
+async fn a_job_lost_in_the_queue_is_dispatched_again_once_redispatch_after_has_passed() {
+    let rig = Rig::with_redispatch_after(Duration::from_millis(300)).await;
+    rig.record(&family("LOST")).await;
+    let enqueued = rig.dispatcher.pass().await.unwrap();
+    assert!(enqueued >= 2);
+    // The jobs vanish: leased and never settled, and the queue forgets them.
+    let lost = rig.leased().await;
+    for delivery in &lost {
+        rig.queue.fail(delivery, "lost").await.unwrap();
+    }
+    assert_eq!(rig.dispatcher.pass().await.unwrap(), 0, "not yet due again");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(rig.dispatcher.pass().await.unwrap(), enqueued);
+    rig.work().await;
+    let tickets = rig.tickets("LOST").await;
+    assert!(
+        tickets.iter().all(|t| t.status == "DISTRIBUTED"),
+        "{tickets:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_transient_nod_error_is_retried_and_the_ticket_then_placed() {
+    let rig = Rig::start().await;
+    rig.record(&zone(
+        "TRANSIENT",
+        chrono::Utc::now(),
+        chrono::Utc::now() + chrono::Duration::days(1),
+    ))
+    .await;
+    rig.faults(Faults {
+        fail_next: 1,
+        ..Faults::default()
+    });
+    rig.dispatcher.pass().await.unwrap();
+    let outcomes = rig.work().await;
+    assert!(
+        matches!(outcomes.as_slice(), [Outcome::Retry(_)]),
+        "{outcomes:?}"
+    );
+    let ticket = &rig.tickets("TRANSIENT").await[0];
+    assert_eq!(ticket.status, "GENERATED");
+    // The retry comes back after its backoff and goes through.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(rig.work().await, vec![Outcome::Done]);
+    assert_eq!(rig.ticket(ticket.id).await.status, "DISTRIBUTED");
+    assert_eq!(rig.placements(), 2);
+    assert_eq!(rig.count("TRANSIENT", FAILED).await, 0);
+}
+
+#[tokio::test]
+async fn retries_that_run_out_leave_the_placement_failed_and_the_job_a_dead_letter() {
+    let rig = Rig::start().await;
+    rig.record(&zone(
+        "EXHAUSTED",
+        chrono::Utc::now(),
+        chrono::Utc::now() + chrono::Duration::days(1),
+    ))
+    .await;
+    rig.faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    });
+    rig.settle_all().await;
+    assert_eq!(rig.placements(), u64::from(MAX_ATTEMPTS));
+    let ticket = &rig.tickets("EXHAUSTED").await[0];
+    assert_eq!(ticket.status, "FAILED");
+    let reason = ticket.failure_reason.clone().unwrap_or_default();
+    assert!(
+        reason.starts_with("NOD_UNAVAILABLE: retries exhausted: "),
+        "{reason}"
+    );
+    assert_eq!(rig.dead_letters().await.len(), 1);
+    assert_eq!(rig.count("EXHAUSTED", FAILED).await, 1);
+}
+
+#[tokio::test]
+async fn a_final_rejection_fails_the_ticket_with_the_reason_and_it_is_placed_again_on_request() {
+    let rig = Rig::start().await;
+    rig.record(&family("REJECTED")).await;
+    rig.faults(Faults {
+        rejection_rate: 1.0,
+        ..Faults::default()
+    });
+    rig.dispatcher.pass().await.unwrap();
+    let outcomes = rig.work().await;
+    assert!(
+        outcomes.iter().all(|o| *o == Outcome::Done),
+        "no retry of a rejection: {outcomes:?}"
+    );
+    let tickets = rig.tickets("REJECTED").await;
+    for t in &tickets {
+        assert_eq!(t.status, "FAILED");
+        let reason = t.failure_reason.clone().unwrap_or_default();
+        assert!(reason.starts_with("NOD_REJECTED: 422"), "{reason}");
+    }
+    assert_eq!(rig.placements(), tickets.len() as u64);
+    assert!(rig.dead_letters().await.is_empty());
+    // FAILED stays FAILED until asked: nothing is due.
+    assert_eq!(rig.dispatcher.pass().await.unwrap(), 0);
+
+    rig.faults(Faults::default());
+    let groups: Vec<TicketDistributionGroupId> = tickets
+        .iter()
+        .map(|t| TicketDistributionGroupId(t.group_id))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let asked = nod_distributor::jobs::replace_failed(
+        &rig.db,
+        rig.worker.queue.as_ref(),
+        &rig.streams,
+        &groups,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(asked, tickets.len());
+    rig.settle_all().await;
+    for t in rig.tickets("REJECTED").await {
+        assert_eq!(t.status, "DISTRIBUTED", "{t:?}");
+        assert_eq!(t.failure_reason, None);
+    }
+    assert_eq!(rig.count("REJECTED", FAILED).await, tickets.len());
+    assert_eq!(rig.count("REJECTED", DISTRIBUTED).await, tickets.len());
+}
+
+#[tokio::test]
+async fn a_job_the_worker_cannot_read_is_a_dead_letter_at_once() {
+    let rig = Rig::start().await;
+    let job = td_jobs::Job::new(
+        "place",
+        serde_json::json!({ "ticketDistributionId": "nope" }),
+    );
+    rig.queue.enqueue(&rig.streams.stream, &job).await.unwrap();
+    let outcomes = rig.work().await;
+    assert!(
+        matches!(outcomes.as_slice(), [Outcome::Fail(_)]),
+        "{outcomes:?}"
+    );
+    assert_eq!(rig.dead_letters().await.len(), 1);
+    assert_eq!(rig.placements(), 0);
+}

@@ -1,6 +1,8 @@
 //! The public REST API (CONTRACT.md section 1) on axum and tower. Thin: it validates,
-//! scopes to the caller, reads the query model, and hands commands to the worker that owns
-//! them. It never renders PDFs and never talks to NOD or SMTP.
+//! scopes to the caller, reads the query model, and records commands for the worker that
+//! owns them (a send for the mailer, FAILED tickets to place again for nod-distributor) or
+//! calls pdf-renderer over gRPC, mapping its refusals through the one error-code table. It
+//! never renders PDFs and never talks to NOD or SMTP.
 
 pub mod auth;
 pub mod caller;
@@ -24,8 +26,6 @@ use status_cache::StatusCache;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use td_proto::v1::distributor_client::DistributorClient;
-use td_proto::v1::generation_client::GenerationClient;
 use td_proto::v1::pdf_renderer_client::PdfRendererClient;
 use td_runtime::{health_routes, HttpServer};
 use td_settings::{GatewaySettings, Settings};
@@ -36,13 +36,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 
-/// Where the workers the gateway hands commands to are reached.
+/// Where the workers the gateway calls are reached.
 #[derive(Debug, Clone)]
 pub struct Upstreams {
-    /// order-listener's gRPC endpoint, e.g. `http://127.0.0.1:50051`.
-    pub generation: String,
-    /// nod-distributor's gRPC endpoint, e.g. `http://127.0.0.1:50052`.
-    pub distributor: String,
     /// pdf-renderer's gRPC endpoint, e.g. `http://127.0.0.1:50053`.
     pub pdf_renderer: String,
     /// The shared token of internal calls.
@@ -52,8 +48,6 @@ pub struct Upstreams {
 impl Upstreams {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         Ok(Self {
-            generation: settings.order_listener_url(),
-            distributor: settings.nod_distributor_url(),
             pdf_renderer: settings.pdf_renderer_url(),
             token: td_runtime::InternalToken::new(settings.grpc_token())?,
         })
@@ -120,19 +114,15 @@ impl App {
                 settings.status_cache_capacity,
             )
         });
-        let channel =
-            |url: &str, what: &str| td_runtime::internal_channel(url, what, &upstreams.token);
-        let generation = GenerationClient::new(channel(&upstreams.generation, "order-listener")?);
-        let distributor =
-            DistributorClient::new(channel(&upstreams.distributor, "nod-distributor")?);
-        let pdf_renderer =
-            PdfRendererClient::new(channel(&upstreams.pdf_renderer, "pdf-renderer")?)
-                .max_decoding_message_size(64 * 1024 * 1024);
+        let pdf_renderer = PdfRendererClient::new(td_runtime::internal_channel(
+            &upstreams.pdf_renderer,
+            "pdf-renderer",
+            &upstreams.token,
+        )?)
+        .max_decoding_message_size(64 * 1024 * 1024);
         let state = AppState {
             db,
             status_cache,
-            generation,
-            distributor,
             pdf_renderer,
             pdf_wait_ms: settings.pdf_wait_ms,
             mail_limits: state::MailLimits {

@@ -68,7 +68,7 @@ pub async fn edge(mut req: Request, next: Next) -> Response {
         && response.headers().get(header::CONTENT_TYPE)
             != Some(&HeaderValue::from_static("application/json"))
     {
-        let code = ErrorCode::for_status(status);
+        let code = ErrorCode::for_http_status(status);
         let message = match code {
             ErrorCode::RouteNotFound => "No endpoint has this path. See /openapi.json.".to_owned(),
             ErrorCode::MethodNotAllowed => {

@@ -1,7 +1,5 @@
 use crate::status_cache::StatusCache;
 use std::sync::Arc;
-use td_proto::v1::distributor_client::DistributorClient;
-use td_proto::v1::generation_client::GenerationClient;
 use td_proto::v1::pdf_renderer_client::PdfRendererClient;
 use td_runtime::InternalChannel;
 use td_store::DatabaseConnection;
@@ -12,10 +10,6 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Present on PostgreSQL, where status changes are announced; absent on SQLite.
     pub status_cache: Option<Arc<StatusCache>>,
-    /// order-listener's `Generation` service.
-    pub generation: GenerationClient<InternalChannel>,
-    /// nod-distributor's `Distributor` service.
-    pub distributor: DistributorClient<InternalChannel>,
     /// pdf-renderer's `PdfRenderer` service.
     pub pdf_renderer: PdfRendererClient<InternalChannel>,
     /// How long createOrGet waits for an order's groups.

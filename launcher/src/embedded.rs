@@ -1,6 +1,6 @@
 //! Wiring of the embedded default: SQLite, the intake behind an HTTP endpoint instead of
 //! Kafka, the outbox relayed to a JSON-lines event log instead of Kafka, and the same
-//! gRPC services as the distributed system on loopback ports of their own. Mails are
+//! gRPC service (pdf-renderer's) as the distributed system on a loopback port of its own. Mails are
 //! written as `.eml` files under `<data dir>/mails` instead of going to an SMTP server.
 
 use anyhow::Context;
@@ -51,8 +51,6 @@ pub async fn run(
     let relay = order_listener::Relay::new(db.clone(), sink, settings.environment.clone());
     // The workers call each other on loopback with a token of this run's own.
     let token = td_runtime::InternalToken::new(Some(&uuid::Uuid::new_v4().simple().to_string()))?;
-    let grpc =
-        order_listener::GrpcServer::bind("127.0.0.1:0".parse()?, db.clone(), token.clone()).await?;
     // NOD: the simulator in process (its HTTP face on a loopback port, so that people can
     // pick tickets up the way a travel app would), jobs on an in-process queue.
     let nod = td_nod::Simulator::new();
@@ -70,7 +68,6 @@ pub async fn run(
         settings: settings.nod_distributor.clone(),
         consumer: "embedded".to_owned(),
     };
-    let distributor_grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     // PDFs: rendered in process, stored in the same SQLite file.
     let pdfs =
         pdf_renderer::service_from_settings(db.clone(), &settings.pdf_renderer, shutdown.clone())?;
@@ -87,8 +84,6 @@ pub async fn run(
         settings: settings.clone(),
     };
     let upstreams = api_gateway::Upstreams {
-        generation: format!("http://{}", grpc.local_addr()),
-        distributor: format!("http://{}", distributor_grpc.local_addr()?),
         pdf_renderer: format!("http://{}", pdf_grpc.local_addr()?),
         token: token.clone(),
     };
@@ -103,14 +98,6 @@ pub async fn run(
     let addr = gateway.local_addr();
 
     let relaying = tokio::spawn(relay.run(order_listener::RELAY_IDLE, shutdown.clone()));
-    let grpc = tokio::spawn(grpc.run_until_stopped(shutdown.clone()));
-    let distributor_service = distributor.grpc_service();
-    let distributor_grpc = tokio::spawn(td_runtime::serve_grpc(
-        distributor_grpc,
-        distributor_service,
-        token.clone(),
-        shutdown.clone(),
-    ));
     let distributing = tokio::spawn(distributor.run(shutdown.clone()));
     let mailing = tokio::spawn(mailer.run(shutdown.clone()));
     let pdf_cleanup = tokio::spawn(pdf_renderer::run_cleanup(
@@ -132,8 +119,6 @@ pub async fn run(
     tracing::info!(data_dir = %settings.data_dir, events = %event_log.display(), mails = %mailbox.display(), "ticket-distribution (embedded) running; Ctrl-C stops it");
     let result = gateway.run_until_stopped(shutdown).await;
     let _ = relaying.await;
-    let _ = grpc.await;
-    let _ = distributor_grpc.await;
     let _ = distributing.await;
     let _ = mailing.await;
     let _ = pdf_cleanup.await;

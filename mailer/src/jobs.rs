@@ -315,8 +315,10 @@ impl MailHandler {
 }
 
 /// pdf-renderer's refusals that no retry changes end the send; the rest are tried again.
+/// The reason names the worker's error code, or `PDF_RENDERER` when the failure carries
+/// none (the call itself failed).
 fn pdf_failure(status: &tonic::Status) -> Failure {
-    let code = td_proto::code_of(status).unwrap_or("PDF_RENDERER");
+    let code = td_proto::ErrorCode::of(status).map_or("PDF_RENDERER", |c| c.as_str());
     let text = format!("{code}: {}", status.message());
     match status.code() {
         tonic::Code::InvalidArgument | tonic::Code::NotFound | tonic::Code::FailedPrecondition => {

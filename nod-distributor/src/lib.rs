@@ -1,10 +1,10 @@
 //! Places tickets in NOD, cancels them there, and follows NOD's transaction feed to record
 //! pickups, activations, outside cancellations and expiry. Work arrives as jobs on a Redis
-//! stream, fed by a dispatcher from what PostgreSQL says is due (see `jobs`); the gateway's
-//! distribute endpoint reaches it over gRPC (`Distributor.Distribute`).
+//! stream, fed by a dispatcher from what PostgreSQL says is due (see `jobs`). The gateway's
+//! distribute endpoint never calls it: it marks FAILED tickets for placement in the store,
+//! and the dispatcher finds them due like any other.
 
 pub mod feed;
-pub mod grpc;
 pub mod jobs;
 
 use anyhow::Context;
@@ -14,11 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use td_jobs::{JobQueue, RedisQueue};
 use td_nod::{Nod, NodClient};
-use td_proto::v1::distributor_server::DistributorServer;
 use td_runtime::{health_routes, HttpServer};
 use td_settings::{NodDistributorSettings, Settings};
 use td_store::DatabaseConnection;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use feed::FeedFollower;
@@ -69,22 +67,12 @@ impl Distributor {
             feed.run(Duration::from_millis(s.feed_interval_ms), shutdown.clone()),
         );
     }
-
-    pub fn grpc_service(&self) -> DistributorServer<grpc::DistributorService> {
-        DistributorServer::new(grpc::DistributorService {
-            db: self.db.clone(),
-            queue: self.queue.clone(),
-            streams: self.streams.clone(),
-        })
-    }
 }
 
 /// The worker binary: NOD over HTTP, jobs on Redis.
 pub struct App {
     distributor: Distributor,
     health: HttpServer,
-    grpc: TcpListener,
-    token: td_runtime::InternalToken,
 }
 
 impl App {
@@ -104,10 +92,6 @@ impl App {
             health_routes(td_runtime::database_ready(db.clone())),
         )
         .await?;
-        let addr = settings.nod_distributor.grpc_addr;
-        let grpc = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen for gRPC on {addr}"))?;
         let consumer = std::env::var("HOSTNAME")
             .unwrap_or_else(|_| format!("nod-distributor-{}", std::process::id()));
         Ok(Self {
@@ -120,8 +104,6 @@ impl App {
                 consumer,
             },
             health,
-            grpc,
-            token: td_runtime::InternalToken::new(settings.grpc_token())?,
         })
     }
 
@@ -132,21 +114,12 @@ impl App {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(
             health = %self.health.local_addr(),
-            grpc = %self.grpc.local_addr()?,
             stream = %self.distributor.streams.stream,
             "nod-distributor started"
         );
-        let service = self.distributor.grpc_service();
-        let grpc = tokio::spawn(td_runtime::serve_grpc(
-            self.grpc,
-            service,
-            self.token,
-            shutdown.clone(),
-        ));
         let work = tokio::spawn(self.distributor.run(shutdown.clone()));
         let result = self.health.run_until_stopped(shutdown).await;
         let _ = work.await;
-        let _ = grpc.await;
         result
     }
 }

@@ -1,5 +1,6 @@
 //! `PdfRenderer.CreateOrGet` and `PdfRenderer.Render` over gRPC, for the gateway (and the
-//! mailer). Errors carry a stable code in the `td-code` metadata.
+//! mailer). Every refusal is a `td_proto::ErrorCode` (its stable code in the `td-code`
+//! metadata).
 
 use crate::service::{CreateOrGet, PdfError, PdfService};
 use std::time::Duration;
@@ -9,7 +10,7 @@ use td_proto::v1::pdf_renderer_server::PdfRenderer;
 use td_proto::v1::{
     CreateOrGetRequest, CreateOrGetResponse, PdfTicket, RenderRequest, RenderResponse,
 };
-use td_proto::with_code;
+use td_proto::ErrorCode;
 use td_store::pdf::StoredPdf;
 use tonic::{Request, Response, Status};
 
@@ -22,10 +23,7 @@ fn language(raw: &str) -> Result<Language, Status> {
         return Ok(Language::default());
     }
     raw.parse().map_err(|_| {
-        with_code(
-            Status::invalid_argument(format!("language `{raw}` is not one of nob, nno, eng")),
-            "INVALID_PARAMETER",
-        )
+        ErrorCode::InvalidParameter.status(format!("language `{raw}` is not one of nob, nno, eng"))
     })
 }
 
@@ -34,32 +32,22 @@ fn scope(organisation_id: i64) -> Option<OrganisationId> {
 }
 
 fn status(err: PdfError) -> Status {
-    match err {
-        PdfError::InvalidArgument(m) => with_code(Status::invalid_argument(m), "INVALID_PARAMETER"),
-        e @ PdfError::NotConfirmed(..) => with_code(
-            Status::failed_precondition(e.to_string()),
-            "ORDER_NOT_CONFIRMED",
-        ),
-        e @ PdfError::NoSuchVersion(..) => {
-            with_code(Status::not_found(e.to_string()), "ORDER_NOT_FOUND")
+    let code = match &err {
+        PdfError::InvalidArgument(_) => ErrorCode::InvalidParameter,
+        PdfError::NotConfirmed(..) => ErrorCode::OrderNotConfirmed,
+        PdfError::NoSuchVersion(..) => ErrorCode::OrderNotFound,
+        PdfError::GroupNotFound(_) => ErrorCode::GroupNotFound,
+        PdfError::Timeout(..) => ErrorCode::GenerationTimeout,
+        PdfError::NothingToPrint(_) => ErrorCode::NoValidTickets,
+        PdfError::ShuttingDown => {
+            return ErrorCode::Unavailable.status("pdf-renderer is shutting down")
         }
-        e @ PdfError::GroupNotFound(_) => {
-            with_code(Status::not_found(e.to_string()), "GROUP_NOT_FOUND")
+        PdfError::Store(_) | PdfError::Render(_) => {
+            tracing::error!(error = %err, "PDF request failed");
+            return ErrorCode::Internal.status("the PDF could not be made");
         }
-        e @ PdfError::Timeout(..) => with_code(
-            Status::deadline_exceeded(e.to_string()),
-            "GENERATION_TIMEOUT",
-        ),
-        e @ PdfError::NothingToPrint(_) => with_code(
-            Status::failed_precondition(e.to_string()),
-            "NO_VALID_TICKETS",
-        ),
-        PdfError::ShuttingDown => Status::unavailable("pdf-renderer is shutting down"),
-        e => {
-            tracing::error!(error = %e, "PDF request failed");
-            Status::internal("the PDF could not be made")
-        }
-    }
+    };
+    code.status(err.to_string())
 }
 
 pub fn to_proto(p: StoredPdf) -> PdfTicket {
@@ -111,10 +99,7 @@ impl PdfRenderer for PdfRendererService {
     ) -> Result<Response<RenderResponse>, Status> {
         let req = request.into_inner();
         let group_id = uuid::Uuid::parse_str(&req.ticket_distribution_group_id).map_err(|_| {
-            with_code(
-                Status::invalid_argument("ticket_distribution_group_id must be a UUID"),
-                "INVALID_PARAMETER",
-            )
+            ErrorCode::InvalidParameter.status("ticket_distribution_group_id must be a UUID")
         })?;
         let (pdf, pages) = self
             .service

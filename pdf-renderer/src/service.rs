@@ -10,11 +10,10 @@ use chrono::{Duration as ChronoDuration, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 use td_domain::ids::{OrderId, OrganisationId};
-use td_domain::order::OrderStatus;
 use td_domain::Language;
 use td_store::entity::pdf_ticket;
 use td_store::pdf::{self as stored, StoredPdf};
-use td_store::query::{self, GroupWithDistributions};
+use td_store::query::{self, ConfirmedVersion, GroupWithDistributions};
 use td_store::{DatabaseConnection, StoreError};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
@@ -251,29 +250,19 @@ impl PdfService {
 
     async fn readiness(&self, req: &CreateOrGet) -> Result<Readiness, PdfError> {
         let order_id = OrderId(req.order_id.clone());
-        let Some(order) = query::order(&self.db, req.scope, &order_id).await? else {
-            return Ok(Readiness::NotYet);
-        };
-        if order.status != OrderStatus::Confirmed.as_str() {
-            // A newer version may still confirm it, but what is recorded now is final for
-            // this request (as for generate).
-            if order.latest_version as i64 >= req.order_version.map_or(0, i64::from) {
-                return Err(PdfError::NotConfirmed(req.order_id.clone(), order.status));
+        match query::confirmed_version(&self.db, req.scope, &order_id, req.order_version).await? {
+            ConfirmedVersion::Confirmed(v) => Ok(Readiness::Ready(v.max(0) as u32)),
+            // Its event (or the version asked for) may still arrive: wait for it.
+            ConfirmedVersion::UnknownOrder | ConfirmedVersion::NotRecordedYet => {
+                Ok(Readiness::NotYet)
             }
-            return Ok(Readiness::NotYet);
-        }
-        let latest = order.latest_confirmed_version.unwrap_or(0).max(0) as u32;
-        match req.order_version {
-            None => Ok(Readiness::Ready(latest)),
-            Some(v) if v <= latest => {
-                if query::order_version_exists(&self.db, &order_id, v as i32).await? {
-                    Ok(Readiness::Ready(v))
-                } else {
-                    Err(PdfError::NoSuchVersion(req.order_id.clone(), v))
-                }
+            ConfirmedVersion::NotConfirmed { status } => {
+                Err(PdfError::NotConfirmed(req.order_id.clone(), status))
             }
-            // A version not recorded yet: wait for it.
-            Some(_) => Ok(Readiness::NotYet),
+            ConfirmedVersion::NoSuchVersion => Err(PdfError::NoSuchVersion(
+                req.order_id.clone(),
+                req.order_version.unwrap_or_default(),
+            )),
         }
     }
 

@@ -1,20 +1,19 @@
 //! `POST /v1/ticket-distribution-groups/distribute`: places the FAILED tickets of the given
-//! groups in NOD again, through nod-distributor (`Distributor.Distribute` over gRPC). Other
-//! tickets are left alone. Answers with the groups as they are now; the placement itself
-//! happens shortly after and shows on the status endpoint and in the events.
+//! groups in NOD again. Other tickets are left alone. The gateway only records the request
+//! in the store (`td_store::requeue`); nod-distributor's dispatcher finds the tickets due
+//! and places them, so this never talks to NOD nor needs nod-distributor to be up. Answers
+//! with the groups as they are now; the placement itself happens shortly after and shows
+//! on the status endpoint and in the events.
 
 use crate::caller::Caller;
 use crate::dto::TicketDistributionGroup;
 use crate::error::{ApiError, ApiErrorBody, ErrorCode};
-use crate::middleware::CorrelationId;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::{Extension, Json};
+use axum::Json;
 use serde::Deserialize;
-use std::time::Duration;
-use td_proto::v1::DistributeRequest;
-use td_store::query;
-use tonic::Code;
+use td_domain::ids::TicketDistributionGroupId;
+use td_store::{query, requeue};
 use utoipa::ToSchema;
 
 /// Most groups one call may name.
@@ -38,13 +37,11 @@ pub struct DistributeBody {
         (status = 200, body = Vec<TicketDistributionGroup>, description = "the groups; their FAILED tickets are queued for placement"),
         (status = 400, body = ApiErrorBody, description = "no groups, too many, or not UUIDs"),
         (status = 404, body = ApiErrorBody, description = "a group does not exist (GROUP_NOT_FOUND)"),
-        (status = 503, body = ApiErrorBody, description = "nod-distributor unavailable; retry"),
     )
 )]
 pub async fn distribute(
     State(state): State<AppState>,
     caller: Caller,
-    Extension(correlation): Extension<CorrelationId>,
     body: Result<Json<DistributeBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Vec<TicketDistributionGroup>>, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::new(ErrorCode::InvalidBody, e.body_text()))?;
@@ -65,26 +62,15 @@ pub async fn distribute(
             format!("No ticket distribution group has id {missing}."),
         ));
     }
-    let mut client = state.distributor.clone();
-    let mut request = tonic::Request::new(DistributeRequest {
-        ticket_distribution_group_ids: ids.iter().map(|i| i.to_string()).collect(),
-        organisation_id: caller.scope().map(|o| o.0).unwrap_or(0),
-        correlation_id: correlation.0.clone(),
-    });
-    request.set_timeout(Duration::from_secs(10));
-    client
-        .distribute(request)
-        .await
-        .map_err(|status| match status.code() {
-            Code::InvalidArgument => {
-                ApiError::new(ErrorCode::InvalidParameter, status.message().to_owned())
-            }
-            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => ApiError::new(
-                ErrorCode::Unavailable,
-                "The distribution service is not reachable right now. Retry shortly.",
-            ),
-            _ => ApiError::internal(format!("Distributor.Distribute: {status}")),
-        })?;
+    let groups: Vec<TicketDistributionGroupId> =
+        ids.iter().copied().map(TicketDistributionGroupId).collect();
+    let requeued =
+        requeue::requeue_failed(&state.db, &groups, caller.scope(), chrono::Utc::now()).await?;
+    tracing::info!(
+        groups = groups.len(),
+        requeued,
+        "FAILED tickets marked for placement again"
+    );
     let groups = query::groups_by_ids(&state.db, caller.scope(), ids).await?;
     Ok(Json(
         groups

@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod pdf;
 pub mod query;
 pub mod record;
+pub mod requeue;
 
 pub use error::StoreError;
 pub use sea_orm;

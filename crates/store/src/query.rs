@@ -430,3 +430,55 @@ pub async fn order_version_exists<C: ConnectionTrait>(
         .await?
         > 0)
 }
+
+/// Which CONFIRMED version of an order a call means, as [`confirmed_version`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfirmedVersion {
+    /// This version: the latest CONFIRMED one, or the one asked for, recorded as CONFIRMED.
+    Confirmed(i32),
+    /// The order is unknown (to the caller).
+    UnknownOrder,
+    /// The order's latest recorded version (at or past the one asked for) is not
+    /// CONFIRMED; `status` is what it is.
+    NotConfirmed { status: String },
+    /// The version asked for is older than the latest CONFIRMED one but was never
+    /// recorded as CONFIRMED.
+    NoSuchVersion,
+    /// The version asked for is newer than any recorded yet.
+    NotRecordedYet,
+}
+
+/// The one answer to "which confirmed version does this call mean": `requested` names a
+/// version, `None` means the latest CONFIRMED one.
+pub async fn confirmed_version<C: ConnectionTrait>(
+    conn: &C,
+    scope: Option<OrganisationId>,
+    order_id: &OrderId,
+    requested: Option<u32>,
+) -> Result<ConfirmedVersion, StoreError> {
+    let Some(row) = order(conn, scope, order_id).await? else {
+        return Ok(ConfirmedVersion::UnknownOrder);
+    };
+    let latest_confirmed = row
+        .latest_confirmed_version
+        .filter(|_| row.status == td_domain::order::OrderStatus::Confirmed.as_str());
+    let Some(latest) = latest_confirmed else {
+        // A newer version may still confirm it, but what is recorded now is final for a
+        // call about a version already recorded.
+        if i64::from(row.latest_version) >= requested.map_or(0, i64::from) {
+            return Ok(ConfirmedVersion::NotConfirmed { status: row.status });
+        }
+        return Ok(ConfirmedVersion::NotRecordedYet);
+    };
+    let Some(v) = requested else {
+        return Ok(ConfirmedVersion::Confirmed(latest));
+    };
+    let Some(v) = i32::try_from(v).ok().filter(|v| *v <= latest) else {
+        return Ok(ConfirmedVersion::NotRecordedYet);
+    };
+    Ok(if order_version_exists(conn, order_id, v).await? {
+        ConfirmedVersion::Confirmed(v)
+    } else {
+        ConfirmedVersion::NoSuchVersion
+    })
+}

@@ -15,6 +15,7 @@ pub mod state;
 pub mod status_cache;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -68,7 +69,12 @@ pub struct App {
 impl App {
     /// Connects to the database named in settings and binds the listener.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = td_store::open(&settings.database, settings.database.migrate_on_start)
+        let db = td_store::open(
+            settings.database.url.expose_secret(),
+            settings.database.max_connections,
+            settings.database.connect_timeout(),
+            settings.database.migrate_on_start,
+        )
             .await
             .context("opening the database")?;
         let auth = auth::Authoriser::from_settings(&settings.auth)
@@ -220,7 +226,10 @@ pub fn router(
     Router::new()
         .nest("/v1", v1)
         .route("/openapi.json", get(openapi_json))
-        .merge(health_routes(td_runtime::database_ready(state.db.clone())))
+        .merge(health_routes(td_runtime::ready_while(
+            state.db.clone(),
+            |db| async move { td_store::ping(&db).await },
+        )))
         .merge(extra)
         .fallback(|| async { StatusCode::NOT_FOUND })
         .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })

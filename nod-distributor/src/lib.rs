@@ -15,7 +15,7 @@ use std::time::Duration;
 use td_jobs::{JobQueue, RedisQueue};
 use td_nod::{Nod, NodClient};
 use td_proto::v1::distributor_server::DistributorServer;
-use td_runtime::{health_routes, HttpServer};
+use td_runtime::{health_routes, Component, HttpServer, Tripwire};
 use td_settings::{NodDistributorSettings, Settings};
 use td_store::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -83,11 +83,18 @@ pub struct App {
     health: HttpServer,
     grpc: TcpListener,
     token: td_runtime::InternalToken,
+    tripwire: Tripwire,
+    drain: Duration,
 }
 
 impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = td_store::open(&settings.database, settings.database.migrate_on_start)
+        let db = td_store::open(
+            settings.database.url.expose_secret(),
+            settings.database.max_connections,
+            settings.database.connect_timeout(),
+            settings.database.migrate_on_start,
+        )
             .await
             .context("opening the database")?;
         let queue: Arc<dyn JobQueue> = Arc::new(
@@ -95,11 +102,15 @@ impl App {
                 .await
                 .context("connecting to Redis")?,
         );
+        let tripwire = Tripwire::new();
         let nod: Arc<dyn Nod> =
             Arc::new(NodClient::new(&settings.nod).context("the NOD client settings")?);
         let health = HttpServer::bind(
             settings.nod_distributor.health_addr,
-            health_routes(td_runtime::database_ready(db.clone())),
+            health_routes(tripwire.guard(td_runtime::ready_while(
+                db.clone(),
+                |db| async move { td_store::ping(&db).await },
+            ))),
         )
         .await?;
         let addr = settings.nod_distributor.grpc_addr;
@@ -120,6 +131,8 @@ impl App {
             health,
             grpc,
             token: td_runtime::InternalToken::new(settings.grpc_token())?,
+            tripwire,
+            drain: settings.shutdown.drain_deadline(),
         })
     }
 
@@ -135,16 +148,22 @@ impl App {
             "nod-distributor started"
         );
         let service = self.distributor.grpc_service();
-        let grpc = tokio::spawn(td_runtime::serve_grpc(
-            self.grpc,
-            service,
-            self.token,
-            shutdown.clone(),
-        ));
-        let work = tokio::spawn(self.distributor.run(shutdown.clone()));
-        let result = self.health.run_until_stopped(shutdown).await;
-        let _ = work.await;
-        let _ = grpc.await;
-        result
+        td_runtime::serve(
+            vec![
+                Component::new(
+                    "gRPC server",
+                    td_runtime::serve_grpc(self.grpc, service, self.token, shutdown.clone()),
+                ),
+                Component::looping("NOD work", self.distributor.run(shutdown.clone())),
+                Component::new(
+                    "health server",
+                    self.health.run_until_stopped(shutdown.clone()),
+                ),
+            ],
+            &self.tripwire,
+            shutdown,
+            self.drain,
+        )
+        .await
     }
 }

@@ -15,11 +15,11 @@ pub mod state;
 pub mod status_cache;
 
 use anyhow::Context;
-use secrecy::ExposeSecret;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use secrecy::ExposeSecret;
 use state::AppState;
 use status_cache::StatusCache;
 use std::net::SocketAddr;
@@ -75,8 +75,8 @@ impl App {
             settings.database.connect_timeout(),
             settings.database.migrate_on_start,
         )
-            .await
-            .context("opening the database")?;
+        .await
+        .context("opening the database")?;
         let auth = auth::Authoriser::from_settings(&settings.auth)
             .await
             .context("the authorisation settings (TD__AUTH__*)")?;

@@ -60,8 +60,8 @@ async fn migrate(settings: &Settings) -> anyhow::Result<()> {
         settings.database.connect_timeout(),
         true,
     )
-        .await
-        .context("opening the database")?;
+    .await
+    .context("opening the database")?;
     tracing::info!("database migrations applied");
     db.close().await?;
     Ok(())

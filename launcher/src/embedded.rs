@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use td_bus::{FileSink, MessageSink};
-use td_settings::Settings;
 use td_runtime::{Component, Tripwire};
+use td_settings::Settings;
 use tokio_util::sync::CancellationToken;
 
 /// The embedded default's own defaults: SQLite under the data directory and readable logs,
@@ -42,8 +42,8 @@ pub async fn run(
         settings.database.connect_timeout(),
         true,
     )
-        .await
-        .context("opening the database")?;
+    .await
+    .context("opening the database")?;
     tracing::warn!("AUTHORISATION IS OFF: the embedded default answers every caller for every organisation. Do not expose it.");
 
     let event_log = PathBuf::from(&settings.data_dir).join("events.jsonl");

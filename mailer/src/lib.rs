@@ -123,8 +123,8 @@ impl App {
             settings.database.connect_timeout(),
             settings.database.migrate_on_start,
         )
-            .await
-            .context("opening the database")?;
+        .await
+        .context("opening the database")?;
         let queue: Arc<dyn JobQueue> = Arc::new(
             RedisQueue::connect(settings.redis.url.expose_secret(), settings.jobs.clone())
                 .await
@@ -148,10 +148,11 @@ impl App {
         let tripwire = Tripwire::new();
         let health = HttpServer::bind(
             m.health_addr,
-            health_routes(tripwire.guard(td_runtime::ready_while(
-                db.clone(),
-                |db| async move { td_store::ping(&db).await },
-            ))),
+            health_routes(
+                tripwire.guard(td_runtime::ready_while(db.clone(), |db| async move {
+                    td_store::ping(&db).await
+                })),
+            ),
         )
         .await?;
         let consumer =

@@ -95,8 +95,8 @@ impl App {
             settings.database.connect_timeout(),
             settings.database.migrate_on_start,
         )
-            .await
-            .context("opening the database")?;
+        .await
+        .context("opening the database")?;
         let queue: Arc<dyn JobQueue> = Arc::new(
             RedisQueue::connect(settings.redis.url.expose_secret(), settings.jobs.clone())
                 .await
@@ -107,10 +107,11 @@ impl App {
             Arc::new(NodClient::new(&settings.nod).context("the NOD client settings")?);
         let health = HttpServer::bind(
             settings.nod_distributor.health_addr,
-            health_routes(tripwire.guard(td_runtime::ready_while(
-                db.clone(),
-                |db| async move { td_store::ping(&db).await },
-            ))),
+            health_routes(
+                tripwire.guard(td_runtime::ready_while(db.clone(), |db| async move {
+                    td_store::ping(&db).await
+                })),
+            ),
         )
         .await?;
         let addr = settings.nod_distributor.grpc_addr;

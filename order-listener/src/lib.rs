@@ -85,16 +85,17 @@ impl App {
             settings.database.connect_timeout(),
             settings.database.migrate_on_start,
         )
-            .await
-            .context("opening the database")?;
+        .await
+        .context("opening the database")?;
         let sink = Arc::new(KafkaSink::new(&settings.kafka)?);
         let tripwire = Tripwire::new();
         let health = HttpServer::bind(
             settings.order_listener.health_addr,
-            health_routes(tripwire.guard(td_runtime::ready_while(
-                db.clone(),
-                |db| async move { td_store::ping(&db).await },
-            ))),
+            health_routes(
+                tripwire.guard(td_runtime::ready_while(db.clone(), |db| async move {
+                    td_store::ping(&db).await
+                })),
+            ),
         )
         .await?;
         let grpc = GrpcServer::bind(

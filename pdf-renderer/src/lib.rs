@@ -95,15 +95,16 @@ impl App {
             settings.database.connect_timeout(),
             settings.database.migrate_on_start,
         )
-            .await
-            .context("opening the database")?;
+        .await
+        .context("opening the database")?;
         let tripwire = Tripwire::new();
         let health = HttpServer::bind(
             settings.pdf_renderer.health_addr,
-            health_routes(tripwire.guard(td_runtime::ready_while(
-                db.clone(),
-                |db| async move { td_store::ping(&db).await },
-            ))),
+            health_routes(
+                tripwire.guard(td_runtime::ready_while(db.clone(), |db| async move {
+                    td_store::ping(&db).await
+                })),
+            ),
         )
         .await?;
         let addr = settings.pdf_renderer.grpc_addr;

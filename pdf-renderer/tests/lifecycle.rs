@@ -8,14 +8,14 @@ use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
 async fn a_component_that_panics_ends_the_app_with_an_error() {
-    let file = std::env::temp_dir().join(format!(
-        "td-lifecycle-{}.sqlite",
-        std::process::id()
-    ));
+    let file = std::env::temp_dir().join(format!("td-lifecycle-{}.sqlite", std::process::id()));
     let settings = Settings::load_from(
         None,
         [
-            ("TD__DATABASE__URL", format!("sqlite://{}?mode=rwc", file.display())),
+            (
+                "TD__DATABASE__URL",
+                format!("sqlite://{}?mode=rwc", file.display()),
+            ),
             ("TD__PDF_RENDERER__HEALTH_ADDR", "127.0.0.1:0".to_owned()),
             ("TD__PDF_RENDERER__GRPC_ADDR", "127.0.0.1:0".to_owned()),
         ]

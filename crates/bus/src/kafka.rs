@@ -1,3 +1,4 @@
+use crate::KafkaSettings;
 use crate::{BusError, Message, MessageSink};
 use futures::future::BoxFuture;
 use rdkafka::config::ClientConfig;
@@ -6,7 +7,6 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use secrecy::ExposeSecret;
 use std::time::Duration;
-use crate::KafkaSettings;
 
 /// The connection settings every Kafka client shares, plus `extra` properties.
 pub fn client_config(settings: &KafkaSettings, extra: &[(String, String)]) -> ClientConfig {

@@ -64,7 +64,11 @@ impl QueueConfig {
     /// The first field whose value the queue cannot work with, and what it must be.
     pub fn first_invalid(&self) -> Option<(&'static str, &'static str)> {
         let rules = [
-            (self.retry_base_ms == 0, "retry_base_ms", "must be at least 1"),
+            (
+                self.retry_base_ms == 0,
+                "retry_base_ms",
+                "must be at least 1",
+            ),
             (
                 self.retry_max_ms < self.retry_base_ms,
                 "retry_max_ms",
@@ -82,7 +86,11 @@ impl QueueConfig {
                 "dead_letter_max_len",
                 "must be at least 1",
             ),
-            (self.dedup_window_ms == 0, "dedup_window_ms", "must be at least 1"),
+            (
+                self.dedup_window_ms == 0,
+                "dedup_window_ms",
+                "must be at least 1",
+            ),
             (
                 self.max_payload_bytes == 0,
                 "max_payload_bytes",

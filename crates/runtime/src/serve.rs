@@ -99,33 +99,31 @@ pub async fn serve(
             .map_or("a component", |(_, name)| *name)
     };
 
+    // Until shutdown is asked or the first component ends, whichever comes first.
+    let first_end = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        ended = tasks.join_next_with_id(), if !tasks.is_empty() => ended,
+    };
     let mut failure: Option<anyhow::Error> = None;
-    if tasks.is_empty() {
-        shutdown.cancelled().await;
-    }
-    while !tasks.is_empty() {
-        let ended = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            ended = tasks.join_next_with_id() => ended,
-        };
-        let Some(ended) = ended else { break };
+    if let Some(ended) = first_end {
         let (name, outcome) = describe(ended, &name_of);
         if shutdown.is_cancelled() {
             // Asked to stop meanwhile: an ordinary end of the drain.
-            if let Err(err) = outcome {
-                failure.get_or_insert(err);
-            }
-            break;
+            failure = outcome.err();
+        } else {
+            let err = match outcome {
+                Ok(()) => anyhow::anyhow!("{name} stopped before shutdown was asked"),
+                Err(err) => err.context(format!("{name} stopped before shutdown was asked")),
+            };
+            tracing::error!(
+                component = name,
+                error = format!("{err:#}"),
+                "a component stopped; readiness is off and the process stops"
+            );
+            tripwire.trip();
+            shutdown.cancel();
+            failure = Some(err);
         }
-        let err = match outcome {
-            Ok(()) => anyhow::anyhow!("{name} stopped before shutdown was asked"),
-            Err(err) => err.context(format!("{name} stopped before shutdown was asked")),
-        };
-        tracing::error!(component = name, error = format!("{err:#}"), "a component stopped; readiness is off and the process stops");
-        tripwire.trip();
-        shutdown.cancel();
-        failure = Some(err);
-        break;
     }
 
     let drained = tokio::time::timeout(drain, async {
@@ -133,7 +131,11 @@ pub async fn serve(
         while let Some(ended) = tasks.join_next_with_id().await {
             let (name, outcome) = describe(ended, &name_of);
             if let Err(err) = outcome {
-                tracing::error!(component = name, error = format!("{err:#}"), "a component failed while draining");
+                tracing::error!(
+                    component = name,
+                    error = format!("{err:#}"),
+                    "a component failed while draining"
+                );
                 first.get_or_insert(err);
             }
         }

@@ -53,9 +53,15 @@ async fn a_component_that_panics_stops_the_process_with_its_error_and_readiness_
         text.contains("dispatcher") && text.contains("planted fault"),
         "{text}"
     );
-    assert!(shutdown.is_cancelled(), "the other components were told to stop");
+    assert!(
+        shutdown.is_cancelled(),
+        "the other components were told to stop"
+    );
     assert!(tripwire.is_tripped());
-    assert!(ready().await.is_err(), "readiness is off once a component died");
+    assert!(
+        ready().await.is_err(),
+        "readiness is off once a component died"
+    );
 }
 
 #[tokio::test]
@@ -88,7 +94,10 @@ async fn a_component_that_fails_before_shutdown_is_an_error_with_its_cause() {
     .await
     .expect_err("a failed server is an error");
     let text = format!("{err:#}");
-    assert!(text.contains("grpc") && text.contains("listener broke"), "{text}");
+    assert!(
+        text.contains("grpc") && text.contains("listener broke"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -150,5 +159,8 @@ async fn a_component_that_fails_while_draining_is_an_error() {
     )
     .await
     .expect_err("an error while draining is not lost");
-    assert!(format!("{err:#}").contains("offsets not committed"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("offsets not committed"),
+        "{err:#}"
+    );
 }

@@ -291,6 +291,61 @@ mod tests {
     }
 
     #[test]
+    fn modes_and_the_time_zone_are_typed_when_loaded() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("TD__AUTH__MODE", "off"),
+                ("TD__TELEMETRY__LOG_FORMAT", "pretty"),
+                ("TD__KAFKA__SECURITY_PROTOCOL", "SASL_SSL"),
+                ("TD__PDF_RENDERER__TIME_ZONE", "America/New_York"),
+            ]),
+        )
+        .expect("settings");
+        assert_eq!(s.auth.mode, AuthMode::Off);
+        assert_eq!(s.telemetry.log_format, LogFormat::Pretty);
+        assert_eq!(s.kafka.security_protocol, SecurityProtocol::SaslSsl);
+        assert_eq!(s.pdf_renderer.time_zone, chrono_tz::America::New_York);
+    }
+
+    #[test]
+    fn a_bad_mode_or_time_zone_names_its_key() {
+        for (var, bad, key) in [
+            ("TD__AUTH__MODE", "maybe", "auth.mode"),
+            ("TD__TELEMETRY__LOG_FORMAT", "xml", "telemetry.log_format"),
+            (
+                "TD__KAFKA__SECURITY_PROTOCOL",
+                "tls",
+                "kafka.security_protocol",
+            ),
+            (
+                "TD__PDF_RENDERER__TIME_ZONE",
+                "Mars/Olympus",
+                "pdf_renderer.time_zone",
+            ),
+        ] {
+            let err = Settings::load_from(None, env(&[(var, bad)])).expect_err(bad);
+            assert!(err.to_string().contains(key), "{var}={bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_adapters_sections_name_the_full_key_of_a_bad_value() {
+        for (var, key) in [
+            ("TD__NOD__RETRY__MAX_ATTEMPTS", "nod.retry.max_attempts"),
+            ("TD__NOD__CONNECT_TIMEOUT_MS", "nod.connect_timeout_ms"),
+            ("TD__JOBS__MAX_ATTEMPTS", "jobs.max_attempts"),
+        ] {
+            let err = Settings::load_from(None, env(&[(var, "0")])).expect_err(var);
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("`{key}`")) && text.contains(var),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let s = Settings::load_from(
             None,

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use td_domain::ids::OrganisationId;
-use td_settings::AuthSettings;
+use td_settings::{AuthMode, AuthSettings};
 
 /// Why a token was refused. The text is safe to show the caller: it never echoes the token.
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +148,7 @@ impl Authoriser {
     /// `None` when authorisation is off. Reads a JWKS once at start, so that a wrong
     /// location stops start-up instead of refusing every call.
     pub async fn from_settings(settings: &AuthSettings) -> anyhow::Result<Option<Arc<Self>>> {
-        if settings.mode == "off" {
+        if settings.mode == AuthMode::Off {
             return Ok(None);
         }
         let keys = if let Some(secret) = &settings.hs256_secret {

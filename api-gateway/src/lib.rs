@@ -21,6 +21,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use secrecy::ExposeSecret;
 use state::AppState;
 use status_cache::StatusCache;
 use std::net::SocketAddr;
@@ -62,9 +63,14 @@ pub struct App {
 impl App {
     /// Connects to the database named in settings and binds the listener.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = td_store::open(&settings.database, settings.database.migrate_on_start)
-            .await
-            .context("opening the database")?;
+        let db = td_store::open(
+            settings.database.url.expose_secret(),
+            settings.database.max_connections,
+            settings.database.connect_timeout(),
+            settings.database.migrate_on_start,
+        )
+        .await
+        .context("opening the database")?;
         let auth = auth::Authoriser::from_settings(&settings.auth)
             .await
             .context("the authorisation settings (TD__AUTH__*)")?;
@@ -210,7 +216,10 @@ pub fn router(
     Router::new()
         .nest("/v1", v1)
         .route("/openapi.json", get(openapi_json))
-        .merge(health_routes(td_runtime::database_ready(state.db.clone())))
+        .merge(health_routes(td_runtime::ready_while(
+            state.db.clone(),
+            |db| async move { td_store::ping(&db).await },
+        )))
         .merge(extra)
         .fallback(|| async { StatusCode::NOT_FOUND })
         .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })

@@ -38,16 +38,30 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let shutdown = td_runtime::shutdown_token();
-    api_gateway::App::build(settings)
-        .await?
-        .run_until_stopped(shutdown)
-        .await
+    let app = api_gateway::App::build(settings).await?;
+    // The HTTP server answers the readiness probe itself: when it stops, nothing answers.
+    td_runtime::serve(
+        vec![td_runtime::Component::new(
+            "HTTP server",
+            app.run_until_stopped(shutdown.clone()),
+        )],
+        &td_runtime::Tripwire::new(),
+        shutdown,
+        settings.shutdown.drain_deadline(),
+    )
+    .await
 }
 
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let db = td_store::open(&settings.database, true)
-        .await
-        .context("opening the database")?;
+    use secrecy::ExposeSecret;
+    let db = td_store::open(
+        settings.database.url.expose_secret(),
+        settings.database.max_connections,
+        settings.database.connect_timeout(),
+        true,
+    )
+    .await
+    .context("opening the database")?;
     tracing::info!("database migrations applied");
     db.close().await?;
     Ok(())

@@ -4,11 +4,12 @@
 //! written as `.eml` files under `<data dir>/mails` instead of going to an SMTP server.
 
 use anyhow::Context;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use td_bus::{FileSink, MessageSink};
+use td_runtime::{Component, Tripwire};
 use td_settings::Settings;
 use tokio_util::sync::CancellationToken;
 
@@ -23,7 +24,7 @@ pub fn settings(mut settings: Settings, data_dir: Option<String>) -> anyhow::Res
         settings.database.url = SecretString::from(format!("sqlite://{}?mode=rwc", file.display()));
     }
     if std::env::var_os("TD__TELEMETRY__LOG_FORMAT").is_none() {
-        settings.telemetry.log_format = "pretty".to_owned();
+        settings.telemetry.log_format = td_telemetry::LogFormat::Pretty;
     }
     Ok(settings)
 }
@@ -35,9 +36,14 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating the data directory `{}`", settings.data_dir))?;
-    let db = td_store::open(&settings.database, true)
-        .await
-        .context("opening the database")?;
+    let db = td_store::open(
+        settings.database.url.expose_secret(),
+        settings.database.max_connections,
+        settings.database.connect_timeout(),
+        true,
+    )
+    .await
+    .context("opening the database")?;
     tracing::warn!("AUTHORISATION IS OFF: the embedded default answers every caller for every organisation. Do not expose it.");
 
     let event_log = PathBuf::from(&settings.data_dir).join("events.jsonl");
@@ -97,32 +103,49 @@ pub async fn run(
     .await?;
     let addr = gateway.local_addr();
 
-    let relaying = tokio::spawn(relay.run(order_listener::RELAY_IDLE, shutdown.clone()));
-    let distributing = tokio::spawn(distributor.run(shutdown.clone()));
-    let mailing = tokio::spawn(mailer.run(shutdown.clone()));
-    let pdf_cleanup = tokio::spawn(pdf_renderer::run_cleanup(
-        pdfs.clone(),
-        Duration::from_millis(settings.pdf_renderer.cleanup_interval_ms),
-        shutdown.clone(),
-    ));
-    let pdf_grpc = tokio::spawn(td_runtime::serve_grpc(
-        pdf_grpc,
-        pdf_renderer::grpc_service(pdfs),
-        token,
-        shutdown.clone(),
-    ));
+    let components = vec![
+        Component::looping(
+            "outbox relay",
+            relay.run(order_listener::RELAY_IDLE, shutdown.clone()),
+        ),
+        Component::looping("NOD work", distributor.run(shutdown.clone())),
+        Component::looping("mail work", mailer.run(shutdown.clone())),
+        Component::looping(
+            "PDF cleanup",
+            pdf_renderer::run_cleanup(
+                pdfs.clone(),
+                Duration::from_millis(settings.pdf_renderer.cleanup_interval_ms),
+                shutdown.clone(),
+            ),
+        ),
+        Component::new(
+            "PDF gRPC",
+            td_runtime::serve_grpc(
+                pdf_grpc,
+                pdf_renderer::grpc_service(pdfs),
+                token,
+                shutdown.clone(),
+            ),
+        ),
+    ];
     tracing::info!(nod = %nod_http.base_url(), "NOD simulator (in process) answers; POST /client/order-groups/{{id}}/pickup picks a ticket up");
     if demo {
         let orders = crate::demo::record(&intake).await?;
         crate::demo::print_instructions(addr, &orders, &event_log);
     }
     tracing::info!(data_dir = %settings.data_dir, events = %event_log.display(), mails = %mailbox.display(), "ticket-distribution (embedded) running; Ctrl-C stops it");
-    let result = gateway.run_until_stopped(shutdown).await;
-    let _ = relaying.await;
-    let _ = distributing.await;
-    let _ = mailing.await;
-    let _ = pdf_cleanup.await;
-    let _ = pdf_grpc.await;
+    let mut components = components;
+    components.push(Component::new(
+        "HTTP server",
+        gateway.run_until_stopped(shutdown.clone()),
+    ));
+    let result = td_runtime::serve(
+        components,
+        &Tripwire::new(),
+        shutdown,
+        settings.shutdown.drain_deadline(),
+    )
+    .await;
     let _ = nod_http.shutdown().await;
     result
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 use td_jobs::{JobQueue, RedisQueue};
 use td_proto::v1::pdf_renderer_client::PdfRendererClient;
 use td_runtime::InternalChannel;
-use td_runtime::{health_routes, HttpServer};
+use td_runtime::{health_routes, Component, HttpServer, Tripwire};
 use td_settings::Settings;
 use td_store::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
@@ -112,14 +112,21 @@ pub struct App {
     mailer: Mailer,
     smtp: Arc<SmtpSender>,
     health: HttpServer,
+    tripwire: Tripwire,
+    drain: Duration,
 }
 
 impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         settings.check_mail_attempt_fits_lease()?;
-        let db = td_store::open(&settings.database, settings.database.migrate_on_start)
-            .await
-            .context("opening the database")?;
+        let db = td_store::open(
+            settings.database.url.expose_secret(),
+            settings.database.max_connections,
+            settings.database.connect_timeout(),
+            settings.database.migrate_on_start,
+        )
+        .await
+        .context("opening the database")?;
         let queue: Arc<dyn JobQueue> = Arc::new(
             RedisQueue::connect(settings.redis.url.expose_secret(), settings.jobs.clone())
                 .await
@@ -140,9 +147,14 @@ impl App {
             &settings.pdf_renderer_url(),
             &td_runtime::InternalToken::new(settings.grpc_token())?,
         )?;
+        let tripwire = Tripwire::new();
         let health = HttpServer::bind(
             m.health_addr,
-            health_routes(td_runtime::database_ready(db.clone())),
+            health_routes(
+                tripwire.guard(td_runtime::ready_while(db.clone(), |db| async move {
+                    td_store::ping(&db).await
+                })),
+            ),
         )
         .await?;
         let consumer =
@@ -159,6 +171,8 @@ impl App {
             },
             smtp,
             health,
+            tripwire,
+            drain: settings.shutdown.drain_deadline(),
         })
     }
 
@@ -172,9 +186,19 @@ impl App {
             stream = %self.mailer.streams.stream,
             "mailer started"
         );
-        let work = tokio::spawn(self.mailer.run(shutdown.clone()));
-        let result = self.health.run_until_stopped(shutdown).await;
-        let _ = work.await;
+        let result = td_runtime::serve(
+            vec![
+                Component::looping("mail work", self.mailer.run(shutdown.clone())),
+                Component::new(
+                    "health server",
+                    self.health.run_until_stopped(shutdown.clone()),
+                ),
+            ],
+            &self.tripwire,
+            shutdown,
+            self.drain,
+        )
+        .await;
         self.smtp.shutdown().await;
         result
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use td_jobs::{JobQueue, RedisQueue};
 use td_nod::{Nod, NodClient};
-use td_runtime::{health_routes, HttpServer};
+use td_runtime::{health_routes, Component, HttpServer, Tripwire};
 use td_settings::{NodDistributorSettings, Settings};
 use td_store::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
@@ -73,23 +73,35 @@ impl Distributor {
 pub struct App {
     distributor: Distributor,
     health: HttpServer,
+    tripwire: Tripwire,
+    drain: Duration,
 }
 
 impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = td_store::open(&settings.database, settings.database.migrate_on_start)
-            .await
-            .context("opening the database")?;
+        let db = td_store::open(
+            settings.database.url.expose_secret(),
+            settings.database.max_connections,
+            settings.database.connect_timeout(),
+            settings.database.migrate_on_start,
+        )
+        .await
+        .context("opening the database")?;
         let queue: Arc<dyn JobQueue> = Arc::new(
             RedisQueue::connect(settings.redis.url.expose_secret(), settings.jobs.clone())
                 .await
                 .context("connecting to Redis")?,
         );
+        let tripwire = Tripwire::new();
         let nod: Arc<dyn Nod> =
             Arc::new(NodClient::new(&settings.nod).context("the NOD client settings")?);
         let health = HttpServer::bind(
             settings.nod_distributor.health_addr,
-            health_routes(td_runtime::database_ready(db.clone())),
+            health_routes(
+                tripwire.guard(td_runtime::ready_while(db.clone(), |db| async move {
+                    td_store::ping(&db).await
+                })),
+            ),
         )
         .await?;
         let consumer = std::env::var("HOSTNAME")
@@ -104,6 +116,8 @@ impl App {
                 consumer,
             },
             health,
+            tripwire,
+            drain: settings.shutdown.drain_deadline(),
         })
     }
 
@@ -117,9 +131,18 @@ impl App {
             stream = %self.distributor.streams.stream,
             "nod-distributor started"
         );
-        let work = tokio::spawn(self.distributor.run(shutdown.clone()));
-        let result = self.health.run_until_stopped(shutdown).await;
-        let _ = work.await;
-        result
+        td_runtime::serve(
+            vec![
+                Component::looping("NOD work", self.distributor.run(shutdown.clone())),
+                Component::new(
+                    "health server",
+                    self.health.run_until_stopped(shutdown.clone()),
+                ),
+            ],
+            &self.tripwire,
+            shutdown,
+            self.drain,
+        )
+        .await
     }
 }

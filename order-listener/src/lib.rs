@@ -8,11 +8,12 @@ pub mod intake;
 pub mod relay;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use td_bus::{KafkaSink, MessageSink};
-use td_runtime::{health_routes, HttpServer};
+use td_runtime::{health_routes, Component, HttpServer, Tripwire};
 use td_settings::Settings;
 use td_store::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
@@ -29,17 +30,28 @@ pub struct App {
     db: DatabaseConnection,
     sink: Arc<KafkaSink>,
     health: HttpServer,
+    tripwire: Tripwire,
 }
 
 impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = td_store::open(&settings.database, settings.database.migrate_on_start)
-            .await
-            .context("opening the database")?;
+        let db = td_store::open(
+            settings.database.url.expose_secret(),
+            settings.database.max_connections,
+            settings.database.connect_timeout(),
+            settings.database.migrate_on_start,
+        )
+        .await
+        .context("opening the database")?;
         let sink = Arc::new(KafkaSink::new(&settings.kafka)?);
+        let tripwire = Tripwire::new();
         let health = HttpServer::bind(
             settings.order_listener.health_addr,
-            health_routes(td_runtime::database_ready(db.clone())),
+            health_routes(
+                tripwire.guard(td_runtime::ready_while(db.clone(), |db| async move {
+                    td_store::ping(&db).await
+                })),
+            ),
         )
         .await?;
         Ok(Self {
@@ -47,6 +59,7 @@ impl App {
             db,
             sink,
             health,
+            tripwire,
         })
     }
 
@@ -74,25 +87,26 @@ impl App {
             "order-listener started"
         );
 
-        let consuming = tokio::spawn(consumer::run(consumer, intake, shutdown.clone()));
-        let relaying = tokio::spawn(relay.run(RELAY_IDLE, shutdown.clone()));
-        let health = self.health.run_until_stopped(shutdown.clone());
-        let health_result = health.await;
-
         // Intake stops first (its offsets are committed), then the relay, then the
         // producer flushes what it still holds.
-        let drain = Duration::from_millis(self.settings.shutdown.drain_deadline_ms);
-        let drained = tokio::time::timeout(drain, async {
-            let _ = consuming.await;
-            let _ = relaying.await;
-        })
+        let result = td_runtime::serve(
+            vec![
+                Component::looping(
+                    "Kafka consumer",
+                    consumer::run(consumer, intake, shutdown.clone()),
+                ),
+                Component::looping("outbox relay", relay.run(RELAY_IDLE, shutdown.clone())),
+                Component::new(
+                    "health server",
+                    self.health.run_until_stopped(shutdown.clone()),
+                ),
+            ],
+            &self.tripwire,
+            shutdown,
+            self.settings.shutdown.drain_deadline(),
+        )
         .await;
-        if drained.is_err() {
-            tracing::warn!(
-                "drain deadline passed; stopping with work in flight (it will be redelivered)"
-            );
-        }
         self.sink.flush(Duration::from_secs(5));
-        health_result
+        result
     }
 }

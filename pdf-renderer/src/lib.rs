@@ -22,11 +22,11 @@ pub use service::{CreateOrGet, PdfError, PdfService};
 pub use mimalloc::MiMalloc as Allocator;
 
 use anyhow::Context;
-use std::collections::BTreeMap;
+use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::time::Duration;
 use td_proto::v1::pdf_renderer_server::PdfRendererServer;
-use td_runtime::{health_routes, HttpServer};
+use td_runtime::{health_routes, Component, HttpServer, Tripwire};
 use td_settings::{PdfRendererSettings, Settings};
 use td_store::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -39,15 +39,8 @@ pub fn service_from_settings(
     settings: &PdfRendererSettings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<PdfService> {
-    let time_zone = settings
-        .time_zone
-        .parse()
-        .map_err(|e| anyhow::anyhow!("pdf_renderer.time_zone: {e}"))?;
-    let operator_names: BTreeMap<i64, String> = settings
-        .operator_names
-        .iter()
-        .filter_map(|(k, v)| Some((k.parse().ok()?, v.clone())))
-        .collect();
+    let time_zone = settings.time_zone;
+    let operator_names = settings.operator_names_by_id();
     let watch = watch::OrderWatch::start(&db, shutdown);
     Ok(PdfService::new(
         db,
@@ -89,16 +82,29 @@ pub struct App {
     health: HttpServer,
     grpc: TcpListener,
     token: td_runtime::InternalToken,
+    tripwire: Tripwire,
+    drain: Duration,
+    extra: Vec<Component>,
 }
 
 impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = td_store::open(&settings.database, settings.database.migrate_on_start)
-            .await
-            .context("opening the database")?;
+        let db = td_store::open(
+            settings.database.url.expose_secret(),
+            settings.database.max_connections,
+            settings.database.connect_timeout(),
+            settings.database.migrate_on_start,
+        )
+        .await
+        .context("opening the database")?;
+        let tripwire = Tripwire::new();
         let health = HttpServer::bind(
             settings.pdf_renderer.health_addr,
-            health_routes(td_runtime::database_ready(db.clone())),
+            health_routes(
+                tripwire.guard(td_runtime::ready_while(db.clone(), |db| async move {
+                    td_store::ping(&db).await
+                })),
+            ),
         )
         .await?;
         let addr = settings.pdf_renderer.grpc_addr;
@@ -111,11 +117,21 @@ impl App {
             health,
             grpc,
             token: td_runtime::InternalToken::new(settings.grpc_token())?,
+            tripwire,
+            drain: settings.shutdown.drain_deadline(),
+            extra: Vec::new(),
         })
     }
 
     pub fn health_addr(&self) -> SocketAddr {
         self.health.local_addr()
+    }
+
+    /// Runs `component` beside the renderer's own, under the same rules: tests plant a
+    /// component that dies to see the process stop.
+    pub fn with_component(mut self, component: Component) -> Self {
+        self.extra.push(component);
+        self
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -125,20 +141,30 @@ impl App {
             grpc = %self.grpc.local_addr()?,
             "pdf-renderer started"
         );
-        let cleanup = tokio::spawn(run_cleanup(
-            service.clone(),
-            Duration::from_millis(self.settings.cleanup_interval_ms),
-            shutdown.clone(),
-        ));
-        let grpc = tokio::spawn(td_runtime::serve_grpc(
-            self.grpc,
-            grpc_service(service),
-            self.token,
-            shutdown.clone(),
-        ));
-        let result = self.health.run_until_stopped(shutdown).await;
-        let _ = cleanup.await;
-        let _ = grpc.await;
-        result
+        let mut components = vec![
+            Component::looping(
+                "cleanup",
+                run_cleanup(
+                    service.clone(),
+                    Duration::from_millis(self.settings.cleanup_interval_ms),
+                    shutdown.clone(),
+                ),
+            ),
+            Component::new(
+                "gRPC server",
+                td_runtime::serve_grpc(
+                    self.grpc,
+                    grpc_service(service),
+                    self.token,
+                    shutdown.clone(),
+                ),
+            ),
+            Component::new(
+                "health server",
+                self.health.run_until_stopped(shutdown.clone()),
+            ),
+        ];
+        components.extend(self.extra);
+        td_runtime::serve(components, &self.tripwire, shutdown, self.drain).await
     }
 }

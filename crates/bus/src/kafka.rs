@@ -1,3 +1,4 @@
+use crate::KafkaSettings;
 use crate::{BusError, Message, MessageSink};
 use futures::future::BoxFuture;
 use rdkafka::config::ClientConfig;
@@ -6,14 +7,13 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use secrecy::ExposeSecret;
 use std::time::Duration;
-use td_settings::KafkaSettings;
 
 /// The connection settings every Kafka client shares, plus `extra` properties.
 pub fn client_config(settings: &KafkaSettings, extra: &[(String, String)]) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", &settings.bootstrap_servers)
-        .set("security.protocol", &settings.security_protocol);
+        .set("security.protocol", settings.security_protocol.as_str());
     if let Some(mechanism) = &settings.sasl_mechanism {
         config.set("sasl.mechanism", mechanism);
     }

@@ -5,9 +5,11 @@
 
 mod file;
 mod kafka;
+mod settings;
 
 pub use file::FileSink;
 pub use kafka::{client_config, KafkaSink};
+pub use settings::{KafkaSettings, SecurityProtocol};
 
 use futures::future::BoxFuture;
 

@@ -55,39 +55,57 @@ impl QueueConfig {
     /// Rejects settings that would make the queue spin, never retry or never hold a job;
     /// the error names the field.
     pub fn validate(&self) -> Result<(), JobError> {
+        match self.first_invalid() {
+            Some((field, reason)) => Err(JobError::Invalid(format!("{field} {reason}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// The first field whose value the queue cannot work with, and what it must be.
+    pub fn first_invalid(&self) -> Option<(&'static str, &'static str)> {
         let rules = [
-            (self.retry_base_ms == 0, "retry_base_ms must be at least 1"),
+            (
+                self.retry_base_ms == 0,
+                "retry_base_ms",
+                "must be at least 1",
+            ),
             (
                 self.retry_max_ms < self.retry_base_ms,
-                "retry_max_ms must be at least retry_base_ms",
+                "retry_max_ms",
+                "must be at least retry_base_ms",
             ),
-            (self.max_attempts == 0, "max_attempts must be at least 1"),
+            (self.max_attempts == 0, "max_attempts", "must be at least 1"),
             (
                 self.visibility_timeout_ms == 0,
-                "visibility_timeout_ms must be at least 1",
+                "visibility_timeout_ms",
+                "must be at least 1",
             ),
-            (self.max_depth == 0, "max_depth must be at least 1"),
+            (self.max_depth == 0, "max_depth", "must be at least 1"),
             (
                 self.dead_letter_max_len == 0,
-                "dead_letter_max_len must be at least 1",
+                "dead_letter_max_len",
+                "must be at least 1",
             ),
             (
                 self.dedup_window_ms == 0,
-                "dedup_window_ms must be at least 1",
+                "dedup_window_ms",
+                "must be at least 1",
             ),
             (
                 self.max_payload_bytes == 0,
-                "max_payload_bytes must be at least 1",
+                "max_payload_bytes",
+                "must be at least 1",
             ),
             (
                 self.max_blocking_reads == 0,
-                "max_blocking_reads must be at least 1",
+                "max_blocking_reads",
+                "must be at least 1",
             ),
         ];
-        match rules.iter().find(|(broken, _)| *broken) {
-            Some((_, reason)) => Err(JobError::Invalid((*reason).to_owned())),
-            None => Ok(()),
-        }
+        rules
+            .into_iter()
+            .find(|(broken, _, _)| *broken)
+            .map(|(_, field, reason)| (field, reason))
     }
 
     pub fn visibility_timeout(&self) -> Duration {

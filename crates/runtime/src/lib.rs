@@ -1,10 +1,14 @@
 //! Process plumbing every worker shares: turning SIGTERM/SIGINT into a cancellation token,
-//! the small HTTP server for `/health/live`, `/health/ready` and `/metrics`, and internal
-//! gRPC (`grpc`). Nothing here knows what a worker does.
+//! running a worker's components under one drain deadline (`serve`), the small HTTP server
+//! for `/health/live`, `/health/ready` and `/metrics`, and internal gRPC (`grpc`). Nothing
+//! here knows what a worker does or what it stores: a readiness check is a closure the
+//! worker gives.
 
 pub mod grpc;
+mod serve;
 
 pub use grpc::{internal_channel, serve_grpc, InternalChannel, InternalToken};
+pub use serve::{serve, Component, Tripwire};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -55,16 +59,19 @@ async fn wait_for_signal() {
 /// Answers whether the process can do its work now (e.g. the database answers).
 pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
-/// A readiness check that always passes, for processes with no dependency yet.
-pub fn always_ready() -> ReadinessCheck {
-    Arc::new(|| Box::pin(async { Ok(()) }))
-}
-
-/// A readiness check that passes while the database answers.
-pub fn database_ready(db: td_store::DatabaseConnection) -> ReadinessCheck {
+/// A readiness check that passes while `check` on (a clone of) `state` succeeds, e.g.
+/// `ready_while(db, |db| async move { td_store::ping(&db).await })`.
+pub fn ready_while<S, F, Fut, E>(state: S, check: F) -> ReadinessCheck
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    let check = Arc::new(check);
     Arc::new(move || {
-        let db = db.clone();
-        Box::pin(async move { td_store::ping(&db).await.map_err(|e| e.to_string()) })
+        let answer = check(state.clone());
+        Box::pin(async move { answer.await.map_err(|e| e.to_string()) })
     })
 }
 
@@ -130,17 +137,6 @@ impl HttpServer {
             .await?;
         Ok(())
     }
-}
-
-/// Runs a worker that has only its health endpoint so far: serves it until shutdown.
-pub async fn serve_health_until_stopped(
-    addr: SocketAddr,
-    ready: ReadinessCheck,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let server = HttpServer::bind(addr, health_routes(ready)).await?;
-    tracing::info!(addr = %server.local_addr(), "health endpoint listening");
-    server.run_until_stopped(shutdown).await
 }
 
 #[cfg(test)]

@@ -1,35 +1,38 @@
 //! Settings shared by every binary, read in layers: built-in defaults, then an optional
 //! TOML file (`TD_CONFIG_FILE`), then environment variables `TD__<SECTION>__<FIELD>`, which
 //! map one to one onto Kubernetes ConfigMaps and Secrets. Unknown keys and bad values stop
-//! start-up with the key's name. This crate reads configuration; it opens no connection.
+//! start-up with the key's name. Each section checks its own values ([`Section`]); the
+//! sections of the adapters (`nod`, `jobs`, `kafka`, `telemetry`) are defined by those
+//! crates. Modes are enums and the time zone a `Tz` once loaded, so no caller parses a
+//! setting again. This crate reads configuration; it opens no connection.
 
 use config::{Config, Environment, File, FileFormat};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+mod auth;
 mod defaults;
+mod error;
+mod gateway;
+mod internal;
+mod mailer;
+mod pdf_renderer;
+mod section;
+mod storage;
+mod workers;
 
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    #[error("configuration could not be read: {0}")]
-    Read(#[from] config::ConfigError),
-    #[error("setting `{key}` (env TD__{env}): {reason}")]
-    Invalid {
-        key: &'static str,
-        env: String,
-        reason: String,
-    },
-}
-
-fn invalid(key: &'static str, reason: impl Into<String>) -> SettingsError {
-    SettingsError::Invalid {
-        key,
-        env: key.replace('.', "__").to_uppercase(),
-        reason: reason.into(),
-    }
-}
+pub use auth::{AuthMode, AuthSettings};
+pub use error::{invalid, SettingsError};
+pub use gateway::GatewaySettings;
+pub use internal::{GrpcSettings, ShutdownSettings, UpstreamSettings};
+pub use mailer::MailerSettings;
+pub use pdf_renderer::PdfRendererSettings;
+pub use section::Section;
+pub use storage::{DatabaseSettings, RedisSettings};
+pub use td_bus::{KafkaSettings, SecurityProtocol};
+pub use td_telemetry::{LogFormat, TelemetrySettings};
+pub use workers::{NodDistributorSettings, WorkerSettings};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,212 +64,8 @@ pub struct Settings {
     pub shutdown: ShutdownSettings,
 }
 
-pub use td_store::DatabaseSettings;
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RedisSettings {
-    pub url: SecretString,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KafkaSettings {
-    pub bootstrap_servers: String,
-    pub security_protocol: String,
-    pub sasl_mechanism: Option<String>,
-    pub sasl_username: Option<String>,
-    pub sasl_password: Option<SecretString>,
-    pub consumer_group: String,
-    /// Extra librdkafka properties for producers and consumers. Environment variables
-    /// cannot hold dots, so `TD__KAFKA__PRODUCER__BATCH_NUM_MESSAGES=1` means
-    /// `batch.num.messages=1`; see `KafkaSettings::producer_properties`.
-    pub producer: BTreeMap<String, String>,
-    pub consumer: BTreeMap<String, String>,
-}
-
-impl KafkaSettings {
-    pub fn producer_properties(&self) -> Vec<(String, String)> {
-        librdkafka_names(&self.producer)
-    }
-
-    pub fn consumer_properties(&self) -> Vec<(String, String)> {
-        librdkafka_names(&self.consumer)
-    }
-}
-
 fn upstream(url: &Option<String>, listen: SocketAddr) -> String {
     url.clone().unwrap_or_else(|| format!("http://{listen}"))
-}
-
-fn librdkafka_names(map: &BTreeMap<String, String>) -> Vec<(String, String)> {
-    map.iter()
-        .map(|(k, v)| (k.replace('_', "."), v.clone()))
-        .collect()
-}
-
-pub use td_telemetry::TelemetrySettings;
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GatewaySettings {
-    pub addr: SocketAddr,
-    pub request_timeout_ms: u64,
-    pub body_limit_bytes: usize,
-    /// How long a status answer may be served from memory before it is read again.
-    pub status_cache_ttl_ms: u64,
-    pub status_cache_capacity: u64,
-    /// Base URL under which clients reach this API (links in e-mails).
-    pub public_base_url: String,
-    /// How long `createOrGet` waits for an order's tickets by default (at most
-    /// `pdf_renderer.max_wait_ms`).
-    pub pdf_wait_ms: u64,
-    /// Most e-mail sends per order in an hour (the send endpoint answers 429 beyond).
-    pub mail_sends_per_order_per_hour: u64,
-    /// Most e-mail sends to one address in an hour.
-    pub mail_sends_per_address_per_hour: u64,
-    /// Requests per second one client may make to `/v1` (a client is the token's client and
-    /// the `ET-Client-Name`); 0 turns the limit off.
-    pub rate_limit_per_second: u32,
-    /// Requests a client may make at once above its rate before it is answered 429.
-    pub rate_limit_burst: u32,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WorkerSettings {
-    /// HTTP address for `/health/*` and `/metrics`.
-    pub health_addr: SocketAddr,
-    /// gRPC address, for workers that serve one.
-    pub grpc_addr: SocketAddr,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PdfRendererSettings {
-    pub health_addr: SocketAddr,
-    pub grpc_addr: SocketAddr,
-    /// Documents compiled at once (each on a thread of its own, off the async reactor);
-    /// further requests wait for a slot.
-    pub render_concurrency: usize,
-    /// How long a stored PDF is kept (`deleteAt` = creation + this).
-    pub retention_days: u32,
-    /// How often expired PDFs are removed.
-    pub cleanup_interval_ms: u64,
-    /// The longest a createOrGet may wait for an order's tickets, whatever it asks.
-    pub max_wait_ms: u64,
-    /// IANA time zone in which times are printed on tickets.
-    pub time_zone: String,
-    /// Display name of each organisation (by organisation id) printed as the operator;
-    /// without one, the authority of the ticket's first leg is printed.
-    pub operator_names: BTreeMap<String, String>,
-}
-
-/// Bearer JWT authorisation of the REST API.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthSettings {
-    /// `jwt` (every `/v1` call needs a valid bearer token) or `off` (every caller reads
-    /// every organisation; for local use only, logged loudly at start).
-    pub mode: String,
-    /// The audience (`aud`) tokens must be issued for.
-    pub audience: String,
-    /// The issuer (`iss`) tokens must come from, when set.
-    pub issuer: Option<String>,
-    /// A shared HS256 secret (local use).
-    pub hs256_secret: Option<SecretString>,
-    /// A JWKS document on disk (e.g. a mounted Secret), re-read periodically.
-    pub jwks_file: Option<String>,
-    /// A JWKS document at an identity provider, re-read periodically.
-    pub jwks_url: Option<String>,
-    /// How often the JWKS is re-read (new keys are also picked up when a token names one).
-    pub jwks_refresh_ms: u64,
-    /// Clock skew allowed on `exp` and `nbf`, in seconds.
-    pub leeway_s: u64,
-    /// The claim holding the caller's organisation id.
-    pub organisation_claim: String,
-    /// The permission (in a `permissions` array or the `scope` string) to read across
-    /// organisations.
-    pub cross_organisation_permission: String,
-}
-
-/// Internal gRPC between the workers.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GrpcSettings {
-    /// The shared secret every internal call carries as a bearer token (at least 16
-    /// characters); every process of one deployment must have the same. Unset, internal
-    /// calls are not authenticated (local runs only).
-    pub token: Option<SecretString>,
-}
-
-/// The gRPC services as their callers reach them (`http://order-listener:50051` on
-/// Kubernetes). Unset, a caller uses the service's own listen address on this machine
-/// (`http://<grpc_addr>`), which is right when everything runs on one host.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpstreamSettings {
-    pub order_listener: Option<String>,
-    pub nod_distributor: Option<String>,
-    pub pdf_renderer: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MailerSettings {
-    pub health_addr: SocketAddr,
-    /// The SMTP server: `smtp://host:port` (plain), `smtp://user:pass@host?tls=required`
-    /// (STARTTLS), `smtps://user:pass@host` (TLS from the start).
-    pub smtp_url: SecretString,
-    /// The sender's address (`From`).
-    pub from_address: String,
-    /// The sender's display name, e.g. the operator's name.
-    pub from_name: Option<String>,
-    /// Right-hand side of Message-IDs; the sender address's domain when unset.
-    pub message_id_domain: Option<String>,
-    /// Largest message with the PDFs attached, as sent; a send whose PDFs would make it
-    /// larger carries links to `GET /v1/pdf-tickets/{id}/content` instead
-    /// (under `gateway.public_base_url`).
-    pub max_message_bytes: usize,
-    /// Sends delivered at once by one replica.
-    pub concurrency: usize,
-    /// How often the dispatcher looks for sends due for a mail job.
-    pub dispatch_interval_ms: u64,
-    /// A send still waiting this long after its job was enqueued gets a new job.
-    pub redispatch_after_ms: u64,
-    /// How long one attempt waits for the order's PDFs to be made.
-    pub pdf_wait_ms: u64,
-    /// Opening an SMTP connection gives up after this long.
-    pub connect_timeout_ms: u64,
-    /// One SMTP delivery, connection to final reply, gives up after this long.
-    pub send_timeout_ms: u64,
-    /// Open SMTP connections kept for reuse, at most.
-    pub pool_max_size: u32,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NodDistributorSettings {
-    pub health_addr: SocketAddr,
-    pub grpc_addr: SocketAddr,
-    /// NOD jobs handled at once by one replica.
-    pub concurrency: usize,
-    /// How often the dispatcher looks for tickets due for a NOD job.
-    pub dispatch_interval_ms: u64,
-    /// A ticket still waiting this long after its job was enqueued gets a new job (the
-    /// first was lost or is stuck).
-    pub redispatch_after_ms: u64,
-    /// How often the NOD transaction feed is read when it had nothing new.
-    pub feed_interval_ms: u64,
-    /// Feed entries read per request.
-    pub feed_page: u32,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShutdownSettings {
-    /// How long in-flight work may take to finish after SIGTERM.
-    pub drain_deadline_ms: u64,
 }
 
 impl Settings {
@@ -305,6 +104,7 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Every section in turn; the first bad value stops start-up.
     fn validate(&self) -> Result<(), SettingsError> {
         let env_ok = !self.environment.is_empty()
             && self
@@ -317,142 +117,21 @@ impl Settings {
                 "must be lowercase letters, digits or '-', e.g. `dev`",
             ));
         }
-        let db = self.database.url.expose_secret();
-        if !(db.starts_with("postgres://")
-            || db.starts_with("postgresql://")
-            || db.starts_with("sqlite:"))
-        {
-            return Err(invalid(
-                "database.url",
-                "must start with postgres://, postgresql:// or sqlite:",
-            ));
-        }
-        if self.database.max_connections == 0 {
-            return Err(invalid("database.max_connections", "must be at least 1"));
-        }
-        if !matches!(self.telemetry.log_format.as_str(), "json" | "pretty") {
-            return Err(invalid(
-                "telemetry.log_format",
-                "must be `json` or `pretty`",
-            ));
-        }
-        if self.gateway.body_limit_bytes == 0 {
-            return Err(invalid("gateway.body_limit_bytes", "must be at least 1"));
-        }
-        if self.gateway.request_timeout_ms == 0 {
-            return Err(invalid("gateway.request_timeout_ms", "must be at least 1"));
-        }
-        if !(self.nod.base_url.starts_with("http://") || self.nod.base_url.starts_with("https://"))
-        {
-            return Err(invalid(
-                "nod.base_url",
-                "must be an http:// or https:// URL",
-            ));
-        }
-        if self.nod_distributor.concurrency == 0 {
-            return Err(invalid("nod_distributor.concurrency", "must be at least 1"));
-        }
-        if self.nod_distributor.feed_page == 0 || self.nod_distributor.feed_page > 1000 {
-            return Err(invalid("nod_distributor.feed_page", "must be 1 to 1000"));
-        }
-        if self.pdf_renderer.render_concurrency == 0 {
-            return Err(invalid(
-                "pdf_renderer.render_concurrency",
-                "must be at least 1",
-            ));
-        }
-        if self.pdf_renderer.retention_days == 0 {
-            return Err(invalid("pdf_renderer.retention_days", "must be at least 1"));
-        }
-        if self
-            .pdf_renderer
-            .time_zone
-            .parse::<chrono_tz::Tz>()
-            .is_err()
-        {
-            return Err(invalid(
-                "pdf_renderer.time_zone",
-                "must be an IANA time zone such as Europe/Oslo",
-            ));
-        }
-        for key in self.pdf_renderer.operator_names.keys() {
-            if key.parse::<i64>().is_err() {
-                return Err(invalid(
-                    "pdf_renderer.operator_names",
-                    format!("`{key}` is not an organisation id (a whole number)"),
-                ));
-            }
-        }
-        for (key, url) in [
-            ("upstreams.order_listener", &self.upstreams.order_listener),
-            ("upstreams.nod_distributor", &self.upstreams.nod_distributor),
-            ("upstreams.pdf_renderer", &self.upstreams.pdf_renderer),
-        ] {
-            if let Some(url) = url {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(invalid(key, "must be an http:// or https:// URL"));
-                }
-            }
-        }
-        if self.grpc.token.as_ref().is_some_and(|t| {
-            t.expose_secret().len() < 16 || !t.expose_secret().bytes().all(|b| b.is_ascii_graphic())
-        }) {
-            return Err(invalid(
-                "grpc.token",
-                "must be at least 16 printable ASCII characters without spaces",
-            ));
-        }
-        if self.gateway.rate_limit_per_second > 0 && self.gateway.rate_limit_burst == 0 {
-            return Err(invalid(
-                "gateway.rate_limit_burst",
-                "must be at least 1 while the rate limit is on",
-            ));
-        }
-        if !matches!(self.auth.mode.as_str(), "jwt" | "off") {
-            return Err(invalid("auth.mode", "must be `jwt` or `off`"));
-        }
-        if self.auth.audience.trim().is_empty() {
-            return Err(invalid("auth.audience", "must not be empty"));
-        }
-        if self
-            .auth
-            .hs256_secret
-            .as_ref()
-            .is_some_and(|s| s.expose_secret().len() < 32)
-        {
-            return Err(invalid("auth.hs256_secret", "must be at least 32 bytes"));
-        }
-        self.validate_mailer()?;
-        if let Err(e) = self.jobs.validate() {
-            return Err(invalid("jobs", e.to_string()));
-        }
-        Ok(())
-    }
-
-    fn validate_mailer(&self) -> Result<(), SettingsError> {
-        let m = &self.mailer;
-        let Some((local, domain)) = m.from_address.rsplit_once('@') else {
-            return Err(invalid("mailer.from_address", "must be an e-mail address"));
-        };
-        if local.is_empty() || domain.is_empty() || m.from_address.chars().any(char::is_control) {
-            return Err(invalid("mailer.from_address", "must be an e-mail address"));
-        }
-        if m.concurrency == 0 {
-            return Err(invalid("mailer.concurrency", "must be at least 1"));
-        }
-        if m.max_message_bytes < 32 * 1024 {
-            return Err(invalid(
-                "mailer.max_message_bytes",
-                "must be at least 32768",
-            ));
-        }
-        if m.send_timeout_ms == 0 || m.connect_timeout_ms == 0 {
-            return Err(invalid(
-                "mailer.send_timeout_ms",
-                "timeouts must be at least 1 ms",
-            ));
-        }
-        Ok(())
+        let sections: [&dyn Section; 12] = [
+            &self.database,
+            &self.telemetry,
+            &self.kafka,
+            &self.gateway,
+            &self.nod,
+            &self.nod_distributor,
+            &self.pdf_renderer,
+            &self.upstreams,
+            &self.grpc,
+            &self.auth,
+            &self.mailer,
+            &self.jobs,
+        ];
+        sections.iter().try_for_each(|section| section.validate())
     }
 
     /// Whether a mail attempt (waiting for PDFs, rendering, sending) ends before its job
@@ -609,6 +288,61 @@ mod tests {
             err.to_string().contains("upstreams.order_listener"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn modes_and_the_time_zone_are_typed_when_loaded() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("TD__AUTH__MODE", "off"),
+                ("TD__TELEMETRY__LOG_FORMAT", "pretty"),
+                ("TD__KAFKA__SECURITY_PROTOCOL", "SASL_SSL"),
+                ("TD__PDF_RENDERER__TIME_ZONE", "America/New_York"),
+            ]),
+        )
+        .expect("settings");
+        assert_eq!(s.auth.mode, AuthMode::Off);
+        assert_eq!(s.telemetry.log_format, LogFormat::Pretty);
+        assert_eq!(s.kafka.security_protocol, SecurityProtocol::SaslSsl);
+        assert_eq!(s.pdf_renderer.time_zone, chrono_tz::America::New_York);
+    }
+
+    #[test]
+    fn a_bad_mode_or_time_zone_names_its_key() {
+        for (var, bad, key) in [
+            ("TD__AUTH__MODE", "maybe", "auth.mode"),
+            ("TD__TELEMETRY__LOG_FORMAT", "xml", "telemetry.log_format"),
+            (
+                "TD__KAFKA__SECURITY_PROTOCOL",
+                "tls",
+                "kafka.security_protocol",
+            ),
+            (
+                "TD__PDF_RENDERER__TIME_ZONE",
+                "Mars/Olympus",
+                "pdf_renderer.time_zone",
+            ),
+        ] {
+            let err = Settings::load_from(None, env(&[(var, bad)])).expect_err(bad);
+            assert!(err.to_string().contains(key), "{var}={bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_adapters_sections_name_the_full_key_of_a_bad_value() {
+        for (var, key) in [
+            ("TD__NOD__RETRY__MAX_ATTEMPTS", "nod.retry.max_attempts"),
+            ("TD__NOD__CONNECT_TIMEOUT_MS", "nod.connect_timeout_ms"),
+            ("TD__JOBS__MAX_ATTEMPTS", "jobs.max_attempts"),
+        ] {
+            let err = Settings::load_from(None, env(&[(var, "0")])).expect_err(var);
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("`{key}`")) && text.contains(var),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -254,7 +254,11 @@ fn every_overlay_loads_with_the_base_settings() {
 
         let settings = Settings::load_from(None, env).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(settings.environment, environment, "{name}");
-        assert_eq!(settings.telemetry.log_format, "json", "{name}");
+        assert_eq!(
+            settings.telemetry.log_format,
+            td_telemetry::LogFormat::Json,
+            "{name}"
+        );
         assert_fit_for_containers(&settings, &name);
     }
 }

@@ -1,13 +1,9 @@
-use td_domain::status::RefusedTransition;
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    #[error(transparent)]
-    Refused(#[from] RefusedTransition),
 }
 
 impl From<serde_json::Error> for StoreError {

@@ -75,41 +75,24 @@ pub async fn try_exclusive<C: ConnectionTrait>(txn: &C, key: i64) -> Result<bool
     }
 }
 
-/// Opens a pool. SQLite gets one connection: it has one writer anyway, and a single
-/// connection avoids "database is locked" between a reader upgrading to a writer.
-/// Where the database is and how the pool behaves; the `database` section of the settings.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseSettings {
-    /// `postgres://…` in production, `sqlite://…?mode=rwc` for the embedded default.
-    pub url: secrecy::SecretString,
-    pub max_connections: u32,
-    pub connect_timeout_ms: u64,
-    /// Apply pending migrations at start (under a lock, so replicas never race). Turn off
-    /// where a migration Job owns the schema.
-    pub migrate_on_start: bool,
-}
-
-/// Connects to the database of `settings` and, when `migrate` (a worker passes
-/// `settings.migrate_on_start`), applies the missing migrations, replicas taking turns under
-/// a database lock.
+/// Connects to the database at `url` and, when `migrate` (a worker passes the
+/// `database.migrate_on_start` setting), applies the missing migrations, replicas taking
+/// turns under a database lock.
 pub async fn open(
-    settings: &DatabaseSettings,
+    url: &str,
+    max_connections: u32,
+    connect_timeout: Duration,
     migrate: bool,
 ) -> Result<DatabaseConnection, StoreError> {
-    use secrecy::ExposeSecret;
-    let db = connect(
-        settings.url.expose_secret(),
-        settings.max_connections,
-        Duration::from_millis(settings.connect_timeout_ms),
-    )
-    .await?;
+    let db = connect(url, max_connections, connect_timeout).await?;
     if migrate {
         self::migrate(&db).await?;
     }
     Ok(db)
 }
 
+/// Opens a pool. SQLite gets one connection: it has one writer anyway, and a single
+/// connection avoids "database is locked" between a reader upgrading to a writer.
 pub async fn connect(
     url: &str,
     max_connections: u32,

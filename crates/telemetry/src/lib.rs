@@ -22,12 +22,21 @@ use tracing_subscriber::{EnvFilter, Layer};
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetrySettings {
-    /// `json` (default, for log collectors) or `pretty` (for people).
-    pub log_format: String,
+    pub log_format: LogFormat,
     /// A `tracing` filter such as `info,sqlx=warn`.
     pub log_filter: String,
     /// OTLP/gRPC collector endpoint; traces are exported only when set.
     pub otlp_endpoint: Option<String>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors (the default).
+    Json,
+    /// Readable lines, for people.
+    Pretty,
 }
 
 /// Keeps the exporter alive; `shutdown` flushes what is buffered.
@@ -54,7 +63,7 @@ pub fn init(service: &'static str, settings: &TelemetrySettings) -> anyhow::Resu
     let filter = EnvFilter::try_new(&settings.log_filter)
         .with_context(|| format!("setting `telemetry.log_filter`: `{}`", settings.log_filter))?;
 
-    let fmt_layer = if settings.log_format == "pretty" {
+    let fmt_layer = if settings.log_format == LogFormat::Pretty {
         tracing_subscriber::fmt::layer().with_target(false).boxed()
     } else {
         tracing_subscriber::fmt::layer()

@@ -22,11 +22,27 @@ async fn main() -> anyhow::Result<()> {
         // Colours only for people at a terminal; log files and test harnesses get plain text.
         .with_ansi(std::io::stdout().is_terminal())
         .init();
-    let shutdown = td_runtime::shutdown_token();
     let running = td_nod::Simulator::start(args.addr).await?;
     tracing::info!(addr = %running.local_addr(), "nod-simulator listening");
-    shutdown.cancelled().await;
+    stop_signal().await;
     running.shutdown().await?;
     tracing::info!("nod-simulator stopped");
     Ok(())
+}
+
+/// SIGTERM or Ctrl-C. A stand-in for tests and local runs needs no drain deadline, so it
+/// does without the workers' runtime.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -55,8 +55,10 @@ impl Default for RetrySettings {
 }
 
 impl NodClientSettings {
-    /// The base URL, checked; every other setting checked too, each error naming its key.
-    pub(crate) fn validate(&self) -> Result<reqwest::Url, ClientBuildError> {
+    /// The base URL, checked; every other setting checked too, each error naming its key
+    /// (`nod.retry.max_attempts`). Run when the settings are loaded and again when a client
+    /// is built.
+    pub fn validate(&self) -> Result<reqwest::Url, ClientBuildError> {
         let invalid = |key, reason: &str| ClientBuildError::Invalid {
             key,
             reason: reason.to_owned(),

@@ -1,0 +1,63 @@
+//! The `kafka` section of the settings: how every Kafka client of the project connects.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSettings {
+    pub bootstrap_servers: String,
+    pub security_protocol: SecurityProtocol,
+    pub sasl_mechanism: Option<String>,
+    pub sasl_username: Option<String>,
+    pub sasl_password: Option<SecretString>,
+    pub consumer_group: String,
+    /// Extra librdkafka properties for producers and consumers. Environment variables
+    /// cannot hold dots, so `TD__KAFKA__PRODUCER__BATCH_NUM_MESSAGES=1` means
+    /// `batch.num.messages=1`; see `KafkaSettings::producer_properties`.
+    pub producer: BTreeMap<String, String>,
+    pub consumer: BTreeMap<String, String>,
+}
+
+/// librdkafka's `security.protocol`, in its lower or upper case spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityProtocol {
+    #[serde(alias = "PLAINTEXT")]
+    Plaintext,
+    #[serde(alias = "SSL")]
+    Ssl,
+    #[serde(alias = "SASL_PLAINTEXT")]
+    SaslPlaintext,
+    #[serde(alias = "SASL_SSL")]
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// The value librdkafka takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plaintext => "plaintext",
+            Self::Ssl => "ssl",
+            Self::SaslPlaintext => "sasl_plaintext",
+            Self::SaslSsl => "sasl_ssl",
+        }
+    }
+}
+
+impl KafkaSettings {
+    pub fn producer_properties(&self) -> Vec<(String, String)> {
+        librdkafka_names(&self.producer)
+    }
+
+    pub fn consumer_properties(&self) -> Vec<(String, String)> {
+        librdkafka_names(&self.consumer)
+    }
+}
+
+fn librdkafka_names(map: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(k, v)| (k.replace('_', "."), v.clone()))
+        .collect()
+}

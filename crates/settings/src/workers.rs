@@ -1,0 +1,46 @@
+//! The sections of order-listener (`order_listener`) and nod-distributor
+//! (`nod_distributor`).
+
+use crate::error::{invalid, SettingsError};
+use crate::Section;
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// HTTP address for `/health/*` and `/metrics`.
+    pub health_addr: SocketAddr,
+    /// gRPC address, for workers that serve one.
+    pub grpc_addr: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodDistributorSettings {
+    pub health_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    /// NOD jobs handled at once by one replica.
+    pub concurrency: usize,
+    /// How often the dispatcher looks for tickets due for a NOD job.
+    pub dispatch_interval_ms: u64,
+    /// A ticket still waiting this long after its job was enqueued gets a new job (the
+    /// first was lost or is stuck).
+    pub redispatch_after_ms: u64,
+    /// How often the NOD transaction feed is read when it had nothing new.
+    pub feed_interval_ms: u64,
+    /// Feed entries read per request.
+    pub feed_page: u32,
+}
+
+impl Section for NodDistributorSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.concurrency == 0 {
+            return Err(invalid("nod_distributor.concurrency", "must be at least 1"));
+        }
+        if self.feed_page == 0 || self.feed_page > 1000 {
+            return Err(invalid("nod_distributor.feed_page", "must be 1 to 1000"));
+        }
+        Ok(())
+    }
+}

@@ -197,7 +197,7 @@ pub async fn events_are_written_in_order_with_the_correlation_id(db: DatabaseCon
     );
     let all = &events[5].payload["ticketDistributionGroupIds"];
     assert_eq!(all.as_array().unwrap().len(), 2);
-    assert_eq!(events[5].topic, outbox::ORDER_VERSION_COMPLETED_TOPIC);
+    assert_eq!(events[5].topic, td_events::ORDER_VERSION_COMPLETED);
 
     let unpublished = outbox::unpublished(&db, 100).await.unwrap();
     assert_eq!(unpublished.len(), 6);

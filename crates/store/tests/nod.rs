@@ -341,7 +341,7 @@ async fn distributed_records_nods_group_and_writes_one_event(db: &DatabaseConnec
     let written = events(db, DISTRIBUTED).await;
     assert_eq!(written.len(), 1);
     let event = &written[0];
-    assert_eq!(event.topic, td_store::outbox::GROUP_EVENTS_TOPIC);
+    assert_eq!(event.topic, td_events::GROUP_EVENTS);
     assert_eq!(event.message_key, "O1");
     assert_eq!(event.correlation_id.as_deref(), Some("corr-O1-1"));
     assert_eq!(event.created_at, at(2));
@@ -392,7 +392,7 @@ async fn the_last_ticket_in_nod_completes_its_version_once(db: &DatabaseConnecti
     let completed = events(db, ALL_DISTRIBUTED).await;
     assert_eq!(completed.len(), 1);
     let event = &completed[0];
-    assert_eq!(event.topic, td_store::outbox::ORDER_VERSION_COMPLETED_TOPIC);
+    assert_eq!(event.topic, td_events::ORDER_VERSION_COMPLETED);
     assert_eq!(event.message_key, "O1");
     assert_eq!(event.payload["orderId"], "O1");
     assert_eq!(event.payload["orderVersion"], 1);

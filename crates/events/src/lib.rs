@@ -20,7 +20,6 @@ mod topic;
 
 pub use apache_avro::Schema;
 pub use error::EventError;
-pub use header::EventHeader;
 pub use group::{
     TicketDistributionActivated, TicketDistributionAdded, TicketDistributionCancelled,
     TicketDistributionCancelledExternally, TicketDistributionDistributed,
@@ -29,6 +28,7 @@ pub use group::{
     TicketDistributionStatus, TicketDistributionStatusChange,
     TicketDistributionStatusChangeWithReason,
 };
+pub use header::EventHeader;
 pub use order_version::{
     AllTicketDistributionGroupsForOrderVersionCompletedEvent,
     AllTicketDistributionGroupsForOrderVersionCompletedEventType,

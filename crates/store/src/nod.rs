@@ -126,7 +126,10 @@ fn placement_condition() -> Condition {
         .into_iter()
         .fold(Condition::any(), |any, status| {
             let is = td::Column::Status.eq(status.as_str());
-            match (needs_placement(status, false), needs_placement(status, true)) {
+            match (
+                needs_placement(status, false),
+                needs_placement(status, true),
+            ) {
                 (true, true) => any.add(is),
                 (false, true) => any.add(
                     Condition::all()

@@ -900,6 +900,43 @@ async fn an_unknown_ticket_is_reported(db: &DatabaseConnection) {
         .is_none());
 }
 
+/// The due-jobs SQL places exactly the tickets `td_domain::needs_placement` says, for every
+/// status with and without a re-placement request.
+async fn placements_due_are_those_the_domain_rule_names(db: &DatabaseConnection) {
+    use sea_orm::ActiveValue::Set;
+    let (l1, _) = recorded(db, "O1", at(0)).await;
+    let id = l1.ids()[0];
+    for status in TdStatus::ALL {
+        for asked in [false, true] {
+            td::Entity::update(td::ActiveModel {
+                id: Set(id.0),
+                status: Set(status.as_str().to_owned()),
+                nod_replace_requested: Set(asked),
+                nod_enqueued_at: Set(None),
+                nod_order_group_id: Set(None),
+                ..Default::default()
+            })
+            .exec(db)
+            .await
+            .unwrap();
+            let placed = due(db, at(1))
+                .await
+                .iter()
+                .any(|j| j.ticket_distribution_id == id && j.kind == JobKind::Place);
+            assert_eq!(
+                placed,
+                td_domain::status::needs_placement(status, asked),
+                "{status} with replace_requested = {asked}"
+            );
+            assert_eq!(
+                row(db, id.0).await.needs_placement().unwrap(),
+                placed,
+                "{status}"
+            );
+        }
+    }
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod postgres {
@@ -931,4 +968,5 @@ on_both!(
     a_kept_group_completes_each_of_its_versions_once,
     the_feed_cursor_is_kept,
     an_unknown_ticket_is_reported,
+    placements_due_are_those_the_domain_rule_names,
 );

@@ -1,6 +1,6 @@
 //! What NOD distribution reads and writes: the tickets due for a NOD job, each status change
-//! NOD causes (one domain transition with its outbox event, in the caller's transaction),
-//! the once-per-version "all distributed" event, and the transaction feed's cursor.
+//! NOD causes (handed to `transition`, which writes it with its event and any order-version
+//! milestone, in the caller's transaction), and the transaction feed's cursor.
 //!
 //! No job is lost between PostgreSQL and the job queue: the queue is fed by a dispatcher
 //! that reads what is due here (`due_jobs`), enqueues it and then stamps `nod_enqueued_at`.

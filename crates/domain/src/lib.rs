@@ -35,7 +35,7 @@ pub use order::{
 };
 pub use parse::{normalise, normalise_order, parse_order_event, to_micros};
 pub use status::{
-    validity, CancelCause, InvalidReason, RefusedTransition, TdEvent, TdStatus, UnknownValue,
-    Validity,
+    needs_placement, validity, CancelCause, InvalidReason, RefusedTransition, TdEvent, TdStatus,
+    UnknownValue, Validity,
 };
 pub use validate::{validate, validate_order};

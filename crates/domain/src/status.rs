@@ -278,6 +278,22 @@ impl FromStr for InvalidReason {
     }
 }
 
+/// Whether a ticket should be placed in NOD now: it was generated and never placed, or it
+/// failed and was asked to be placed again (`replace_requested`). The store selects due
+/// placements with SQL built from this rule.
+pub fn needs_placement(status: TdStatus, replace_requested: bool) -> bool {
+    match status {
+        TdStatus::Generated => true,
+        TdStatus::Failed => replace_requested,
+        TdStatus::Distributed
+        | TdStatus::PickedUp
+        | TdStatus::Activated
+        | TdStatus::Cancelled
+        | TdStatus::CancelledExternally
+        | TdStatus::Expired => false,
+    }
+}
+
 /// The validity answer of the status endpoint (CONTRACT.md section 1): valid when the ticket
 /// is live, belongs to the order's latest confirmed version and has not ended yet.
 ///

@@ -26,6 +26,14 @@ pub enum EventError {
         set: Vec<&'static str>,
     },
 
+    /// A value the schema cannot hold, refused where the event is built.
+    #[error("`{field}` = {value} does not fit the event schema ({range})")]
+    OutOfRange {
+        field: &'static str,
+        value: String,
+        range: &'static str,
+    },
+
     #[error("cannot write a {record} as Avro: {source}")]
     Encode {
         record: &'static str,

@@ -1,16 +1,18 @@
 //! The Avro format of the lifecycle events this service publishes on Kafka (CONTRACT.md
-//! section 4). The `.avsc` files under `schemas/` are the only definition of that format:
-//! this crate embeds them, parses the outbox's JSON payloads into a typed model that mirrors
-//! them field for field, and writes and reads Avro single-object encoding (`C3 01`, the
-//! schema's CRC-64-AVRO fingerprint, the binary datum) through apache-avro. It must not do
-//! I/O, know about Kafka or the database, or depend on `td-store`; it must not encode Avro
-//! by hand, and a schema change must stay readable by consumers holding a released schema
-//! (tests/compatibility.rs).
+//! section 4) and the names of their topics. The `.avsc` files under `schemas/` are the only
+//! definition of that format: this crate embeds them, mirrors them field for field in a
+//! typed model with one constructor per event type (which refuses values the schema cannot
+//! hold), serialises that model as the outbox's readable JSON, and writes and reads Avro
+//! single-object encoding (`C3 01`, the schema's CRC-64-AVRO fingerprint, the binary datum)
+//! through apache-avro. It must not do I/O, know about Kafka or the database, or depend on
+//! `td-store` (the store depends on it); it must not encode Avro by hand, and a schema
+//! change must stay readable by consumers holding a released schema (tests/compatibility.rs).
 
 mod avro;
 mod codec;
 mod error;
 mod group;
+mod header;
 mod order_version;
 mod symbols;
 mod timestamp;
@@ -26,6 +28,7 @@ pub use group::{
     TicketDistributionStatus, TicketDistributionStatusChange,
     TicketDistributionStatusChangeWithReason,
 };
+pub use header::EventHeader;
 pub use order_version::{
     AllTicketDistributionGroupsForOrderVersionCompletedEvent,
     AllTicketDistributionGroupsForOrderVersionCompletedEventType,
@@ -65,6 +68,26 @@ impl Event {
         }
     }
 
+    pub fn event_id(&self) -> uuid::Uuid {
+        match self {
+            Self::Group(event) => event.event_id,
+            Self::OrderVersionCompleted(event) => event.event_id,
+        }
+    }
+
+    /// The record's `type` symbol.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::Group(event) => event.event_type.as_str(),
+            Self::OrderVersionCompleted(event) => event.event_type.as_str(),
+        }
+    }
+
+    /// The outbox JSON form of the record.
+    pub fn to_json(&self) -> serde_json::Result<serde_json::Value> {
+        serde_json::to_value(self)
+    }
+
     pub fn topic(&self) -> Topic {
         match self {
             Self::Group(_) => Topic::GroupEvents,
@@ -92,7 +115,19 @@ impl Event {
     }
 }
 
-/// Encodes an outbox payload (the JSON of `td_store::outbox`) for the topic with base name
+impl From<TicketDistributionGroupEvent> for Event {
+    fn from(event: TicketDistributionGroupEvent) -> Self {
+        Self::Group(event)
+    }
+}
+
+impl From<AllTicketDistributionGroupsForOrderVersionCompletedEvent> for Event {
+    fn from(event: AllTicketDistributionGroupsForOrderVersionCompletedEvent) -> Self {
+        Self::OrderVersionCompleted(event)
+    }
+}
+
+/// Encodes an outbox payload (the JSON form of an [`Event`]) for the topic with base name
 /// `topic_base`, as Avro single-object encoding with the topic's current schema.
 pub fn encode(topic_base: &str, payload: &serde_json::Value) -> Result<Vec<u8>, EventError> {
     Event::from_json(Topic::from_base(topic_base)?, payload)?.encode()

@@ -3,6 +3,7 @@
 //! reached a milestone; emitted once per version and type.
 
 use crate::avro::{self, Fields, Record};
+use crate::header::EventHeader;
 use crate::symbols::symbol_enum;
 use crate::timestamp;
 use crate::EventError;
@@ -40,6 +41,24 @@ pub struct AllTicketDistributionGroupsForOrderVersionCompletedEvent {
 impl AllTicketDistributionGroupsForOrderVersionCompletedEvent {
     pub(crate) const RECORD: &'static str =
         "AllTicketDistributionGroupsForOrderVersionCompletedEvent";
+
+    /// The version (of `header`) reached `event_type`; `groups` are all of its groups.
+    pub fn new(
+        header: &EventHeader,
+        event_type: AllTicketDistributionGroupsForOrderVersionCompletedEventType,
+        groups: Vec<Uuid>,
+    ) -> Self {
+        Self {
+            event_id: Uuid::new_v4(),
+            event_type,
+            correlation_id: header.correlation_id.clone(),
+            timestamp: header.timestamp,
+            organisation_id: header.organisation_id,
+            order_id: header.order_id.clone(),
+            order_version: header.order_version,
+            ticket_distribution_group_ids: groups,
+        }
+    }
 }
 
 impl Record for AllTicketDistributionGroupsForOrderVersionCompletedEvent {

@@ -1,5 +1,6 @@
 //! The two topics and their schemas, parsed once from the `.avsc` files built into the
-//! crate.
+//! crate. The topic names are defined here only; the store's outbox rows name them through
+//! [`Topic::base`].
 
 use crate::EventError;
 use apache_avro::rabin::Rabin;
@@ -7,11 +8,10 @@ use apache_avro::Schema;
 use std::sync::LazyLock;
 
 /// Base name of the topic of `TicketDistributionGroupEvent`s; the environment suffix is
-/// added by whoever publishes. Must equal `td_store::outbox::GROUP_EVENTS_TOPIC`.
+/// added by whoever publishes.
 pub const GROUP_EVENTS: &str = "ticket-distribution-group-events";
 
 /// Base name of the topic of `AllTicketDistributionGroupsForOrderVersionCompletedEvent`s.
-/// Must equal `td_store::outbox::ORDER_VERSION_COMPLETED_TOPIC`.
 pub const ORDER_VERSION_COMPLETED: &str =
     "all-ticket-distribution-groups-for-order-version-completed";
 

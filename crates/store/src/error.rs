@@ -4,6 +4,10 @@ pub enum StoreError {
     Db(#[from] sea_orm::DbErr),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A lifecycle event could not be built: a value the event schema cannot hold (an
+    /// order version above 2147483647, a year past 9999). Nothing of the change is kept.
+    #[error("the lifecycle event cannot be written: {0}")]
+    Event(#[from] td_events::EventError),
 }
 
 impl From<serde_json::Error> for StoreError {

@@ -1,9 +1,12 @@
 //! Persistence through sea-orm: entities, migrations that run on PostgreSQL and SQLite
 //! alike, the one write path that records an order version and generates its groups, the
-//! query model behind the REST API, and the transactional outbox. Repository functions take
-//! the connection or transaction they run in; callers own transaction boundaries. The rules
-//! (what to generate, which transition is allowed) come from `td-domain`, never from here.
+//! query model behind the REST API, and the transactional outbox of typed `td-events`
+//! events. A ticket's status changes in `transition` only, and order-version milestones are
+//! decided in `completion` only. Repository functions take the connection or transaction
+//! they run in; callers own transaction boundaries. The rules (what to generate, which
+//! transition is allowed, what needs placing in NOD) come from `td-domain`, never from here.
 
+mod completion;
 pub mod entity;
 mod error;
 pub mod mail;
@@ -15,6 +18,7 @@ pub mod pdf;
 pub mod query;
 pub mod record;
 pub mod requeue;
+mod transition;
 
 pub use error::StoreError;
 pub use sea_orm;

@@ -1,6 +1,6 @@
 //! What NOD distribution reads and writes: the tickets due for a NOD job, each status change
-//! NOD causes (one domain transition with its outbox event, in the caller's transaction),
-//! the once-per-version "all distributed" event, and the transaction feed's cursor.
+//! NOD causes (handed to `transition`, which writes it with its event and any order-version
+//! milestone, in the caller's transaction), and the transaction feed's cursor.
 //!
 //! No job is lost between PostgreSQL and the job queue: the queue is fed by a dispatcher
 //! that reads what is due here (`due_jobs`), enqueues it and then stamps `nod_enqueued_at`.
@@ -8,11 +8,9 @@
 //! (a crashed queue, a dead letter) is enqueued again once `redispatch_after` has passed
 //! while the ticket is still waiting. Jobs are idempotent, so an extra one changes nothing.
 
-use crate::entity::{
-    group, group_order_version, nod_feed, order, order_version, ticket_distribution as td,
-};
-use crate::outbox::{EventBatch, EventContext};
-use crate::record::parse_status;
+use crate::entity::{group, nod_feed, order, order_version, ticket_distribution as td};
+use crate::outbox::EventBatch;
+use crate::transition::{self, Change};
 use crate::StoreError;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -20,9 +18,9 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
-use serde_json::json;
 use td_domain::ids::{OrderId, OrganisationId, TicketDistributionGroupId, TicketDistributionId};
-use td_domain::status::{TdEvent, TdStatus};
+use td_domain::status::{needs_placement, TdEvent, TdStatus};
+use td_events::EventHeader;
 
 /// What a NOD job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,13 +64,7 @@ pub async fn due_jobs<C: ConnectionTrait>(
     let not_recent = Condition::any()
         .add(td::Column::NodEnqueuedAt.is_null())
         .add(td::Column::NodEnqueuedAt.lt(stale));
-    let place = Condition::any()
-        .add(td::Column::Status.eq(TdStatus::Generated.as_str()))
-        .add(
-            Condition::all()
-                .add(td::Column::Status.eq(TdStatus::Failed.as_str()))
-                .add(td::Column::NodReplaceRequested.eq(true)),
-        );
+    let place = placement_condition();
     let cancel = Condition::all()
         .add(td::Column::Status.eq(TdStatus::Cancelled.as_str()))
         .add(td::Column::NodOrderGroupId.is_not_null())
@@ -114,7 +106,7 @@ pub async fn due_jobs<C: ConnectionTrait>(
             let (traceparent, correlation_id) =
                 contexts.get(&row.order_id).cloned().unwrap_or_default();
             DueJob {
-                kind: if row.status == TdStatus::Cancelled.as_str() {
+                kind: if row.status().ok() == Some(TdStatus::Cancelled) {
                     JobKind::Cancel
                 } else {
                     JobKind::Place
@@ -126,6 +118,32 @@ pub async fn due_jobs<C: ConnectionTrait>(
             }
         })
         .collect())
+}
+
+/// `td_domain::needs_placement` as SQL, status by status, so the two cannot drift apart.
+fn placement_condition() -> Condition {
+    TdStatus::ALL
+        .into_iter()
+        .fold(Condition::any(), |any, status| {
+            let is = td::Column::Status.eq(status.as_str());
+            match (
+                needs_placement(status, false),
+                needs_placement(status, true),
+            ) {
+                (true, true) => any.add(is),
+                (false, true) => any.add(
+                    Condition::all()
+                        .add(is)
+                        .add(td::Column::NodReplaceRequested.eq(true)),
+                ),
+                (true, false) => any.add(
+                    Condition::all()
+                        .add(is)
+                        .add(td::Column::NodReplaceRequested.eq(false)),
+                ),
+                (false, false) => any,
+            }
+        })
 }
 
 /// Stamps tickets as enqueued at `now`.
@@ -222,18 +240,6 @@ pub enum ChangeOutcome {
     UnknownTicket,
 }
 
-fn event_type(event: TdEvent) -> &'static str {
-    match event {
-        TdEvent::Distributed => "TicketDistributionDistributed",
-        TdEvent::Failed => "TicketDistributionFailed",
-        TdEvent::PickedUp => "TicketDistributionPickedUp",
-        TdEvent::Activated => "TicketDistributionActivated",
-        TdEvent::Cancelled => "TicketDistributionCancelled",
-        TdEvent::CancelledExternally => "TicketDistributionCancelledExternally",
-        TdEvent::Expired => "TicketDistributionExpired",
-    }
-}
-
 /// Applies what NOD said as one domain transition, with its outbox event and, when it
 /// completes an order version, `AllTicketDistributionGroupsForOrderVersionDistributed`.
 /// Run it in a transaction: it locks the ticket's order first, so that changes to one order
@@ -254,10 +260,25 @@ pub async fn apply_change<C: ConnectionTrait>(
     let Some(row) = td::Entity::find_by_id(id.0).one(conn).await? else {
         return Ok(ChangeOutcome::UnknownTicket);
     };
-    let from = parse_status(&row.status)?;
-    let to = match from.apply(change.event) {
-        Ok(to) => to,
-        Err(_) => {
+    let nod_change = match change.event {
+        TdEvent::Distributed => Change::Distributed {
+            nod_order_group_id: change.nod_order_group_id.clone(),
+        },
+        TdEvent::Failed => Change::Failed {
+            reason: change.reason.clone(),
+        },
+        TdEvent::PickedUp => Change::PickedUp {
+            media_serial_number_id: change.media_serial_number_id.clone(),
+        },
+        TdEvent::Activated => Change::Activated,
+        TdEvent::Cancelled => Change::Cancelled { cause: None },
+        TdEvent::CancelledExternally => Change::CancelledExternally,
+        TdEvent::Expired => Change::Expired,
+    };
+    let accepted = match transition::accept(&row, &nod_change)? {
+        Ok(accepted) => accepted,
+        Err(refused) => {
+            let from = refused.from;
             if change.event == TdEvent::Distributed && row.nod_order_group_id.is_none() {
                 if let Some(nod_id) = &change.nod_order_group_id {
                     td::Entity::update(td::ActiveModel {
@@ -285,35 +306,10 @@ pub async fn apply_change<C: ConnectionTrait>(
             return Ok(ChangeOutcome::Refused { status: from });
         }
     };
+    let (from, to) = (accepted.from, accepted.to);
 
-    let mut update = td::ActiveModel {
-        id: Set(row.id),
-        status: Set(to.as_str().to_owned()),
-        updated_at: Set(change.at),
-        ..Default::default()
-    };
-    match change.event {
-        TdEvent::Distributed => {
-            update.nod_order_group_id = Set(change.nod_order_group_id.clone());
-            update.distributed_at = Set(Some(change.at));
-            update.failure_reason = Set(None);
-            update.nod_replace_requested = Set(false);
-        }
-        TdEvent::Failed => {
-            update.failure_reason = Set(change.reason.clone());
-            update.nod_replace_requested = Set(false);
-        }
-        TdEvent::PickedUp => {
-            update.picked_up_at = Set(Some(change.at));
-            if change.media_serial_number_id.is_some() {
-                update.media_serial_number_id = Set(change.media_serial_number_id.clone());
-            }
-        }
-        _ => {}
-    }
-    td::Entity::update(update).exec(conn).await?;
-    crate::notify::status_changed(conn, &[id]).await?;
-
+    // The event names the version the ticket's group was last confirmed in, with that
+    // version's correlation id.
     let group = group::Entity::find_by_id(row.group_id)
         .one(conn)
         .await?
@@ -324,138 +320,17 @@ pub async fn apply_change<C: ConnectionTrait>(
         .one(conn)
         .await?
         .and_then(|v| v.correlation_id);
-    let ctx = EventContext {
+    let header = EventHeader::new(
         correlation_id,
-        traceparent: change.traceparent.clone(),
-        timestamp: change.at,
-        organisation_id: OrganisationId(row.organisation_id),
-        order_id: OrderId(row.order_id.clone()),
-        order_version: u32::try_from(group.order_version).unwrap_or(0),
-    };
-    let mut events = EventBatch::new(&ctx);
-    let mut body = json!({
-        "ticketDistributionId": id.0.to_string(),
-        "status": to.as_str(),
-    });
-    match change.event {
-        TdEvent::Distributed => {
-            body["nodOrderGroupId"] = json!(change.nod_order_group_id.clone().unwrap_or_default());
-        }
-        TdEvent::PickedUp => {
-            body["mediaSerialNumberId"] = json!(change.media_serial_number_id);
-        }
-        TdEvent::Failed => {
-            body["reason"] = json!(change.reason.clone().unwrap_or_default());
-        }
-        TdEvent::Cancelled => {
-            body["reason"] = json!(row.cancel_cause.clone().unwrap_or_default());
-        }
-        _ => {}
-    }
-    events.group_event(
-        TicketDistributionGroupId(group.id),
-        event_type(change.event),
-        body,
-    );
-    if to.is_in_nod_or_beyond() {
-        complete_versions(conn, &row.order_id, group.id, change.at, &mut events).await?;
-    }
+        change.at,
+        row.organisation_id,
+        row.order_id.clone(),
+        u32::try_from(group.order_version).unwrap_or(0),
+    )?;
+    let mut events = EventBatch::new(header, change.traceparent.clone(), change.at);
+    accepted.write(conn, change.at, &mut events).await?;
     events.write(conn).await?;
     Ok(ChangeOutcome::Applied { from, to })
-}
-
-/// Adds `AllTicketDistributionGroupsForOrderVersionDistributed` for every confirmed version
-/// holding `group` whose tickets are now all in NOD or beyond, once per version.
-async fn complete_versions<C: ConnectionTrait>(
-    conn: &C,
-    order_id: &str,
-    group_id: uuid::Uuid,
-    at: DateTime<Utc>,
-    events: &mut EventBatch<'_>,
-) -> Result<(), StoreError> {
-    let versions: Vec<i32> = group_order_version::Entity::find()
-        .filter(group_order_version::Column::GroupId.eq(group_id))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|g| g.order_version)
-        .collect();
-    for version in versions {
-        complete_version(conn, order_id, version, at, events).await?;
-    }
-    Ok(())
-}
-
-/// Adds `AllTicketDistributionGroupsForOrderVersionDistributed` for confirmed `version` of
-/// the order when every ticket of its groups is in NOD or beyond and it was not reported
-/// before. Also called when a version is recorded whose kept groups are all in NOD already.
-pub(crate) async fn complete_version<C: ConnectionTrait>(
-    conn: &C,
-    order_id: &str,
-    version: i32,
-    at: DateTime<Utc>,
-    events: &mut EventBatch<'_>,
-) -> Result<(), StoreError> {
-    // Only the columns decided on are read: this runs for every version recorded and every
-    // NOD transition, and the rows' JSON (the order snapshot, ticket details) is large.
-    let recorded: Option<Option<DateTime<Utc>>> = order_version::Entity::find()
-        .select_only()
-        .column(order_version::Column::AllDistributedAt)
-        .filter(order_version::Column::OrderId.eq(order_id))
-        .filter(order_version::Column::Version.eq(version))
-        .filter(order_version::Column::EventType.eq("OrderConfirmed"))
-        .into_tuple()
-        .one(conn)
-        .await?;
-    if !matches!(recorded, Some(None)) {
-        // Not a confirmed version, or reported before.
-        return Ok(());
-    }
-    let groups: Vec<uuid::Uuid> = group_order_version::Entity::find()
-        .select_only()
-        .column(group_order_version::Column::GroupId)
-        .filter(group_order_version::Column::OrderId.eq(order_id))
-        .filter(group_order_version::Column::OrderVersion.eq(version))
-        .order_by_asc(group_order_version::Column::GroupId)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    if groups.is_empty() {
-        return Ok(());
-    }
-    let tickets: Vec<(String, Option<DateTime<Utc>>)> = td::Entity::find()
-        .select_only()
-        .column(td::Column::Status)
-        .column(td::Column::DistributedAt)
-        .filter(td::Column::GroupId.is_in(groups.iter().copied()))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let all_in = tickets.iter().all(|(status, distributed_at)| {
-        parse_status(status)
-            .map(|s| {
-                s.is_in_nod_or_beyond() || (s == TdStatus::Cancelled && distributed_at.is_some())
-            })
-            .unwrap_or(false)
-    });
-    if !all_in {
-        return Ok(());
-    }
-    order_version::Entity::update_many()
-        .col_expr(order_version::Column::AllDistributedAt, Expr::value(at))
-        .filter(order_version::Column::OrderId.eq(order_id))
-        .filter(order_version::Column::Version.eq(version))
-        .filter(order_version::Column::EventType.eq("OrderConfirmed"))
-        .exec(conn)
-        .await?;
-    let ids: Vec<TicketDistributionGroupId> =
-        groups.into_iter().map(TicketDistributionGroupId).collect();
-    events.order_version_event_for(
-        u32::try_from(version).unwrap_or(0),
-        "AllTicketDistributionGroupsForOrderVersionDistributed",
-        &ids,
-    );
-    Ok(())
 }
 
 /// Records that NOD confirmed the cancellation of a ticket cancelled here.

@@ -258,6 +258,14 @@ pub struct StatusRow {
     pub in_latest_confirmed_version: bool,
 }
 
+impl StatusRow {
+    /// The ticket's validity answer at `now`.
+    pub fn validity(&self, now: DateTime<Utc>) -> Result<td_domain::status::Validity, StoreError> {
+        self.distribution
+            .validity(self.in_latest_confirmed_version, now)
+    }
+}
+
 /// A ticket with what its validity depends on, read in one statement, so that the ticket,
 /// its group and the order's latest confirmed version come from one snapshot: a reader
 /// never mixes the ticket before a change with the order after it.

@@ -3,7 +3,8 @@
 //! the latest one recorded changes nothing.
 
 use crate::entity::{group, group_order_version, order, order_version, ticket_distribution as td};
-use crate::outbox::{self, EventContext};
+use crate::outbox::EventBatch;
+use crate::transition::{self, Change};
 use crate::StoreError;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
@@ -11,11 +12,11 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use serde_json::json;
 use td_domain::generation::{plan_version, ExistingGroup, GeneratedGroup};
 use td_domain::ids::{OrderId, TicketDistributionGroupId, TicketDistributionId};
 use td_domain::order::{OrderEvent, OrderEventType, OrderStatus};
-use td_domain::status::{CancelCause, TdEvent, TdStatus};
+use td_domain::status::{CancelCause, TdStatus};
+use td_events::{EventHeader, TicketDistributionGroupEvent as GroupEvent};
 
 /// Where a command or event came from, recorded on what it creates.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +57,16 @@ pub async fn record_order_event<C: ConnectionTrait>(
     if order.status == OrderStatus::Draft && !cancelled_event {
         return Ok(RecordOutcome::Draft);
     }
+    // Built before anything is written: a version the event schema cannot hold is refused
+    // with nothing recorded.
+    let header = EventHeader::new(
+        event.correlation_id.clone(),
+        now,
+        order.organisation_id.0,
+        order.id.0.clone(),
+        order.version,
+    )?;
+    let version = header.order_version();
 
     // Serialise all writes of one order on its row (PostgreSQL row lock; SQLite has a
     // single writer), which is also what keeps the outbox in commit order per order.
@@ -97,7 +108,7 @@ pub async fn record_order_event<C: ConnectionTrait>(
     };
     order_version::Entity::insert(order_version::ActiveModel {
         order_id: Set(order.id.0.clone()),
-        version: Set(to_i32(order.version)),
+        version: Set(version),
         event_type: Set(event_type.to_owned()),
         organisation_id: Set(order.organisation_id.0),
         status: Set(order.status.as_str().to_owned()),
@@ -116,16 +127,7 @@ pub async fn record_order_event<C: ConnectionTrait>(
         None => Vec::new(),
     };
     let plan = plan_version(order, cancelled_event, &existing);
-    let ctx = EventContext {
-        correlation_id: event.correlation_id.clone(),
-        traceparent: origin.traceparent.clone(),
-        timestamp: now,
-        organisation_id: order.organisation_id,
-        order_id: order.id.clone(),
-        order_version: order.version,
-    };
 
-    let version = to_i32(order.version);
     let is_confirmed = order.status == OrderStatus::Confirmed && !cancelled_event;
     if is_confirmed {
         for kept in &plan.keep {
@@ -145,40 +147,35 @@ pub async fn record_order_event<C: ConnectionTrait>(
             .collect();
         crate::notify::status_changed(conn, &kept_tickets).await?;
     }
-    let mut events = outbox::EventBatch::new(&ctx);
+    let mut events = EventBatch::new(header, origin.traceparent.clone(), now);
     let mut created = Vec::with_capacity(plan.create.len());
     let mut groups = Vec::with_capacity(plan.create.len());
     let mut attached = Vec::with_capacity(plan.create.len());
     let mut tickets = Vec::new();
     for generated in &plan.create {
-        groups.push(group_row(event, origin, generated, now));
+        groups.push(group_row(version, event, origin, generated, now));
         attached.push(group_order_version::ActiveModel {
             group_id: Set(generated.id.0),
             order_version: Set(version),
             order_id: Set(order.id.0.clone()),
         });
         tickets.extend(ticket_rows(order, generated, now)?);
-        events.group_event(
-            generated.id,
-            "TicketDistributionGroupCreated",
-            json!({
-                "orderLineId": generated.order_line_id.0,
-                "orderLineVersion": generated.order_line_version,
-                "ticketDistributionIds": generated.distributions.iter().map(|d| d.id.0.to_string()).collect::<Vec<_>>(),
-            }),
-        );
+        events.push(GroupEvent::group_created(
+            events.header(),
+            generated.id.0,
+            generated.order_line_id.0.clone(),
+            generated.order_line_version,
+            generated.distributions.iter().map(|d| d.id.0).collect(),
+        )?)?;
         for d in &generated.distributions {
-            events.group_event(
-                generated.id,
-                "TicketDistributionAdded",
-                json!({
-                    "ticketDistributionId": d.id.0.to_string(),
-                    "status": TdStatus::Generated.as_str(),
-                    "startOfValidity": d.start_of_validity.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                    "endOfValidity": d.end_of_validity.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                    "fareProductRef": d.fare_product_ref,
-                }),
-            );
+            events.push(GroupEvent::added(
+                events.header(),
+                generated.id.0,
+                d.id.0,
+                d.start_of_validity,
+                d.end_of_validity,
+                d.fare_product_ref.clone(),
+            )?)?;
         }
         created.push(generated.id);
     }
@@ -216,16 +213,7 @@ pub async fn record_order_event<C: ConnectionTrait>(
 
     let mut cancelled = Vec::with_capacity(plan.cancel.len());
     for (td_id, cause) in &plan.cancel {
-        if let Some(group_id) = cancel_distribution(conn, *td_id, *cause, now).await? {
-            events.group_event(
-                group_id,
-                "TicketDistributionCancelled",
-                json!({
-                    "ticketDistributionId": td_id.0.to_string(),
-                    "status": TdStatus::Cancelled.as_str(),
-                    "reason": cause.as_str(),
-                }),
-            );
+        if cancel_distribution(conn, *td_id, *cause, now, &mut events).await? {
             cancelled.push(*td_id);
         }
     }
@@ -233,9 +221,10 @@ pub async fn record_order_event<C: ConnectionTrait>(
     if is_confirmed {
         let mut all: Vec<TicketDistributionGroupId> = plan.keep.clone();
         all.extend(created.iter().copied());
-        events.order_version_event("AllTicketDistributionGroupsForOrderVersionGenerated", &all);
+        crate::completion::generated(&mut events, &all)?;
         // A version that only keeps groups already in NOD is distributed as it is recorded.
-        crate::nod::complete_version(conn, &order.id.0, version, now, &mut events).await?;
+        crate::completion::distributed_if_complete(conn, &order.id.0, version, now, &mut events)
+            .await?;
     }
     events.write(conn).await?;
 
@@ -288,6 +277,7 @@ async fn attach_version<C: ConnectionTrait>(
 }
 
 fn group_row(
+    order_version: i32,
     event: &OrderEvent,
     origin: &Origin,
     generated: &GeneratedGroup,
@@ -303,7 +293,7 @@ fn group_row(
     group::ActiveModel {
         id: Set(generated.id.0),
         order_id: Set(order.id.0.clone()),
-        order_version: Set(to_i32(order.version)),
+        order_version: Set(order_version),
         order_line_id: Set(generated.order_line_id.0.clone()),
         order_line_version: Set(to_i32(generated.order_line_version)),
         updated_for_order_line_version: Set(to_i32(generated.order_line_version)),
@@ -394,7 +384,7 @@ async fn load_existing<C: ConnectionTrait>(
             let distributions = tds
                 .iter()
                 .filter(|t| t.group_id == g.id)
-                .map(|t| Ok((TicketDistributionId(t.id), parse_status(&t.status)?)))
+                .map(|t| Ok((TicketDistributionId(t.id), t.status()?)))
                 .collect::<Result<Vec<_>, StoreError>>()?;
             Ok(ExistingGroup {
                 id: TicketDistributionGroupId(g.id),
@@ -406,40 +396,26 @@ async fn load_existing<C: ConnectionTrait>(
         .collect()
 }
 
-pub(crate) fn parse_status(s: &str) -> Result<TdStatus, StoreError> {
-    s.parse::<TdStatus>()
-        .map_err(|_| StoreError::Corrupt(format!("unknown ticket status `{s}`")))
-}
-
-/// Applies the domain's Cancelled transition; returns the group id when the ticket changed.
+/// Applies the domain's Cancelled transition for `cause`; true when the ticket changed.
 async fn cancel_distribution<C: ConnectionTrait>(
     conn: &C,
     id: TicketDistributionId,
     cause: CancelCause,
     now: DateTime<Utc>,
-) -> Result<Option<TicketDistributionGroupId>, StoreError> {
+    events: &mut EventBatch,
+) -> Result<bool, StoreError> {
     let Some(row) = td::Entity::find_by_id(id.0).one(conn).await? else {
-        return Ok(None);
+        return Ok(false);
     };
-    let current = parse_status(&row.status)?;
-    let next = match current.apply(TdEvent::Cancelled) {
-        Ok(next) => next,
+    let change = Change::Cancelled { cause: Some(cause) };
+    match transition::accept(&row, &change)? {
+        Ok(accepted) => {
+            accepted.write(conn, now, events).await?;
+            Ok(true)
+        }
         Err(refused) => {
             tracing::warn!(ticket_distribution_id = %id, %refused, "cancellation refused by the status machine");
-            return Ok(None);
+            Ok(false)
         }
-    };
-    td::Entity::update(td::ActiveModel {
-        id: Set(row.id),
-        status: Set(next.as_str().to_owned()),
-        cancel_cause: Set(Some(cause.as_str().to_owned())),
-        // A ticket NOD has must be cancelled there too: due for a job at once.
-        nod_enqueued_at: Set(None),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .exec(conn)
-    .await?;
-    crate::notify::status_changed(conn, &[id]).await?;
-    Ok(Some(TicketDistributionGroupId(row.group_id)))
+    }
 }

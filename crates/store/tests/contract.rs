@@ -6,10 +6,11 @@ use sea_orm::{EntityTrait, PaginatorTrait, TransactionTrait};
 use serde_json::{json, Value};
 use td_domain::ids::{OrderId, OrganisationId, TicketDistributionId};
 use td_domain::order::OrderEvent;
+use td_events::EventError;
 use td_store::entity::{group, ticket_distribution as td};
 use td_store::query::{self, Filter, FilterValue, GroupField, Op, PageRequest};
 use td_store::record::{record_order_event, Origin, RecordOutcome};
-use td_store::{outbox, DatabaseConnection};
+use td_store::{outbox, DatabaseConnection, StoreError};
 
 fn t(h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2027, 3, 1, h, 0, 0).unwrap()
@@ -197,7 +198,7 @@ pub async fn events_are_written_in_order_with_the_correlation_id(db: DatabaseCon
     );
     let all = &events[5].payload["ticketDistributionGroupIds"];
     assert_eq!(all.as_array().unwrap().len(), 2);
-    assert_eq!(events[5].topic, outbox::ORDER_VERSION_COMPLETED_TOPIC);
+    assert_eq!(events[5].topic, td_events::ORDER_VERSION_COMPLETED);
 
     let unpublished = outbox::unpublished(&db, 100).await.unwrap();
     assert_eq!(unpublished.len(), 6);
@@ -565,6 +566,31 @@ pub async fn a_rolled_back_transaction_leaves_nothing(db: DatabaseConnection) {
     ));
 }
 
+/// The event schema's ranges are checked where the store builds an event: a version above
+/// the schema's `int`, or a clock past year 9999, is a clear error and records nothing.
+pub async fn a_value_the_event_schema_cannot_hold_is_refused_and_records_nothing(
+    db: DatabaseConnection,
+) {
+    let too_new = confirmed("O9", i32::MAX as u32 + 1, 1);
+    let far_future = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
+    for (event, now) in [(too_new, Utc::now()), (confirmed("O9", 1, 1), far_future)] {
+        let txn = db.begin().await.unwrap();
+        let err = record_order_event(&txn, &event, &Origin::default(), now)
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(err, StoreError::Event(EventError::OutOfRange { .. })),
+            "{err}"
+        );
+        txn.commit().await.unwrap();
+        assert_eq!(counts(&db).await, (0, 0, 0));
+        assert!(query::order(&db, None, &OrderId("O9".into()))
+            .await
+            .unwrap()
+            .is_none());
+    }
+}
+
 macro_rules! contract_suite {
     ($backend:ident, $make:path) => {
         mod $backend {
@@ -578,6 +604,7 @@ macro_rules! contract_suite {
                 credited_lines_and_cancelled_orders_cancel_their_tickets,
                 search_operators_paging_and_scope,
                 a_rolled_back_transaction_leaves_nothing,
+                a_value_the_event_schema_cannot_hold_is_refused_and_records_nothing,
             );
         }
     };

@@ -341,7 +341,7 @@ async fn distributed_records_nods_group_and_writes_one_event(db: &DatabaseConnec
     let written = events(db, DISTRIBUTED).await;
     assert_eq!(written.len(), 1);
     let event = &written[0];
-    assert_eq!(event.topic, td_store::outbox::GROUP_EVENTS_TOPIC);
+    assert_eq!(event.topic, td_events::GROUP_EVENTS);
     assert_eq!(event.message_key, "O1");
     assert_eq!(event.correlation_id.as_deref(), Some("corr-O1-1"));
     assert_eq!(event.created_at, at(2));
@@ -392,7 +392,7 @@ async fn the_last_ticket_in_nod_completes_its_version_once(db: &DatabaseConnecti
     let completed = events(db, ALL_DISTRIBUTED).await;
     assert_eq!(completed.len(), 1);
     let event = &completed[0];
-    assert_eq!(event.topic, td_store::outbox::ORDER_VERSION_COMPLETED_TOPIC);
+    assert_eq!(event.topic, td_events::ORDER_VERSION_COMPLETED);
     assert_eq!(event.message_key, "O1");
     assert_eq!(event.payload["orderId"], "O1");
     assert_eq!(event.payload["orderVersion"], 1);
@@ -900,6 +900,43 @@ async fn an_unknown_ticket_is_reported(db: &DatabaseConnection) {
         .is_none());
 }
 
+/// The due-jobs SQL places exactly the tickets `td_domain::needs_placement` says, for every
+/// status with and without a re-placement request.
+async fn placements_due_are_those_the_domain_rule_names(db: &DatabaseConnection) {
+    use sea_orm::ActiveValue::Set;
+    let (l1, _) = recorded(db, "O1", at(0)).await;
+    let id = l1.ids()[0];
+    for status in TdStatus::ALL {
+        for asked in [false, true] {
+            td::Entity::update(td::ActiveModel {
+                id: Set(id.0),
+                status: Set(status.as_str().to_owned()),
+                nod_replace_requested: Set(asked),
+                nod_enqueued_at: Set(None),
+                nod_order_group_id: Set(None),
+                ..Default::default()
+            })
+            .exec(db)
+            .await
+            .unwrap();
+            let placed = due(db, at(1))
+                .await
+                .iter()
+                .any(|j| j.ticket_distribution_id == id && j.kind == JobKind::Place);
+            assert_eq!(
+                placed,
+                td_domain::status::needs_placement(status, asked),
+                "{status} with replace_requested = {asked}"
+            );
+            assert_eq!(
+                row(db, id.0).await.needs_placement().unwrap(),
+                placed,
+                "{status}"
+            );
+        }
+    }
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod postgres {
@@ -931,4 +968,5 @@ on_both!(
     a_kept_group_completes_each_of_its_versions_once,
     the_feed_cursor_is_kept,
     an_unknown_ticket_is_reported,
+    placements_due_are_those_the_domain_rule_names,
 );

@@ -266,3 +266,20 @@ fn live_ticket_is_expired_from_its_end_of_validity_on() {
         Some(InvalidReason::Expired)
     );
 }
+
+#[test]
+fn only_generated_tickets_and_failed_ones_asked_again_need_placing() {
+    let placed: Vec<(TdStatus, bool)> = TdStatus::ALL
+        .into_iter()
+        .flat_map(|s| [(s, false), (s, true)])
+        .filter(|(s, asked)| needs_placement(*s, *asked))
+        .collect();
+    assert_eq!(
+        placed,
+        [
+            (S::Generated, false),
+            (S::Generated, true),
+            (S::Failed, true)
+        ]
+    );
+}

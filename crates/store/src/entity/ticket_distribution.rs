@@ -1,4 +1,5 @@
 use sea_orm::entity::prelude::*;
+use td_domain::status::{CancelCause, TdStatus, Validity};
 
 /// A TicketDistribution: one ticket.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -41,3 +42,45 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The status column, parsed: the one place a stored status string is read.
+    pub fn status(&self) -> Result<TdStatus, crate::StoreError> {
+        parse_status(&self.status)
+    }
+
+    /// The cause of a cancellation by this service, when it is one the domain knows.
+    pub fn cancel_cause(&self) -> Option<CancelCause> {
+        self.cancel_cause.as_deref().and_then(|c| c.parse().ok())
+    }
+
+    /// The validity answer for this ticket (CONTRACT.md section 1), given whether its group
+    /// belongs to the order's latest confirmed version.
+    pub fn validity(
+        &self,
+        in_latest_confirmed_version: bool,
+        now: DateTimeUtc,
+    ) -> Result<Validity, crate::StoreError> {
+        Ok(td_domain::status::validity(
+            self.status()?,
+            self.cancel_cause(),
+            in_latest_confirmed_version,
+            self.end_of_validity,
+            now,
+        ))
+    }
+
+    /// Whether a NOD job should place this ticket now.
+    pub fn needs_placement(&self) -> Result<bool, crate::StoreError> {
+        Ok(td_domain::status::needs_placement(
+            self.status()?,
+            self.nod_replace_requested,
+        ))
+    }
+}
+
+/// A status string read from the `status` column (alone, when only some columns are read).
+pub fn parse_status(s: &str) -> Result<TdStatus, crate::StoreError> {
+    s.parse::<TdStatus>()
+        .map_err(|_| crate::StoreError::Corrupt(format!("unknown ticket status `{s}`")))
+}

@@ -15,7 +15,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use td_domain::ids::{OrderId, TicketDistributionGroupId, TicketDistributionId};
-use td_domain::status::{TdEvent, TdStatus};
+use td_domain::status::TdEvent;
 pub use td_jobs::Streams;
 use td_jobs::{FromJob, Handler, Job, JobError, JobKind, JobQueue, Outcome};
 use td_nod::{Nod, NodError, Order, OrderGroupId, PlaceRequest};
@@ -155,38 +155,6 @@ impl td_jobs::Due for DueTickets {
 /// The dispatcher of NOD jobs.
 pub type Dispatcher = td_jobs::Dispatcher<DueTickets>;
 
-/// Enqueues placement jobs for the FAILED tickets of `groups` at once (the dispatcher would
-/// also find them); returns how many tickets were asked to be placed again.
-pub async fn replace_failed(
-    db: &DatabaseConnection,
-    queue: &dyn JobQueue,
-    streams: &Streams,
-    groups: &[TicketDistributionGroupId],
-    organisation: Option<td_domain::ids::OrganisationId>,
-) -> anyhow::Result<usize> {
-    let now = chrono::Utc::now();
-    let txn = db.begin().await?;
-    let ids = store::request_replacement(&txn, groups, organisation, now).await?;
-    txn.commit().await?;
-    let mut enqueued = Vec::new();
-    for id in &ids {
-        let Some(ticket) = store::ticket(db, *id).await? else {
-            continue;
-        };
-        let place = NodJob::Place(PlaceTicket(TicketRef {
-            ticket_distribution_id: *id,
-            order_id: OrderId(ticket.order_id),
-            correlation_id: td_telemetry::correlation::current(),
-        }));
-        let job = place.to_job(td_telemetry::propagation::current_traceparent_or(None))?;
-        if queue.enqueue(&streams.stream, &job).await.is_ok() {
-            enqueued.push(*id);
-        }
-    }
-    store::mark_enqueued(db, &enqueued, now).await?;
-    Ok(ids.len())
-}
-
 /// Places and cancels tickets in NOD.
 pub struct NodHandler {
     pub db: DatabaseConnection,
@@ -255,13 +223,7 @@ impl NodHandler {
         else {
             return Ok(Outcome::Done);
         };
-        let status: TdStatus = ticket
-            .status
-            .parse()
-            .map_err(|_| format!("unknown status {}", ticket.status))?;
-        let wanted = status == TdStatus::Generated
-            || (status == TdStatus::Failed && ticket.nod_replace_requested);
-        if !wanted {
+        if !ticket.needs_placement().map_err(|e| e.to_string())? {
             return Ok(Outcome::Done);
         }
         let request = PlaceRequest {

@@ -178,16 +178,12 @@ async fn a_final_rejection_fails_the_ticket_with_the_reason_and_it_is_placed_aga
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let asked = nod_distributor::jobs::replace_failed(
-        &rig.db,
-        rig.worker.queue.as_ref(),
-        &rig.streams,
-        &groups,
-        None,
-    )
-    .await
-    .unwrap();
-    assert_eq!(asked, tickets.len());
+    let asked = td_store::nod::request_replacement(&rig.db, &groups, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(asked.len(), tickets.len());
+    // The request only marks them: the dispatcher finds them due.
+    assert_eq!(rig.dispatcher.pass().await.unwrap(), tickets.len());
     rig.settle_all().await;
     for t in rig.tickets("REJECTED").await {
         assert_eq!(t.status, "DISTRIBUTED", "{t:?}");

@@ -100,9 +100,26 @@ impl Intake {
                 traceparent: td_telemetry::propagation::traceparent_of(&span)
                     .or_else(|| message.traceparent.clone()),
             };
-            let outcome = record_order_event(&txn, &event, &origin, Utc::now())
+            // Each event in a savepoint of its own: an event whose lifecycle events the
+            // schema cannot carry is refused by the store and rolled back alone, and then
+            // dead-lettered like any unusable event, instead of failing the whole run.
+            let savepoint = txn.begin().await?;
+            let recorded = record_order_event(&savepoint, &event, &origin, Utc::now())
                 .instrument(span.clone())
-                .await?;
+                .await;
+            let outcome = match recorded {
+                Ok(outcome) => {
+                    savepoint.commit().await?;
+                    outcome
+                }
+                Err(td_store::StoreError::Event(refused)) => {
+                    savepoint.rollback().await?;
+                    let reason = format!("the order cannot be published as events: {refused}");
+                    outcomes.push(self.dead_letter(message, reason).await?);
+                    continue;
+                }
+                Err(other) => return Err(other.into()),
+            };
             logged.push((event, outcome.clone(), span));
             outcomes.push(IntakeOutcome::Recorded(outcome));
         }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use td_domain::{validity, CancelCause, DistributionDetails, Language, TdStatus};
+use td_domain::{DistributionDetails, Language};
 use td_store::entity::ticket_distribution as td;
 use td_store::query::GroupWithDistributions;
 
@@ -99,14 +99,7 @@ impl Presentation {
 /// Whether a ticket gets a sheet in a PDF made now: it is live and its validity has not
 /// ended (the group being rendered belongs to the version asked for).
 pub fn is_printable(t: &td::Model, now: DateTime<Utc>) -> bool {
-    let Ok(status) = t.status.parse::<TdStatus>() else {
-        return false;
-    };
-    let cause = t
-        .cancel_cause
-        .as_deref()
-        .and_then(|c| c.parse::<CancelCause>().ok());
-    validity(status, cause, true, t.end_of_validity, now).valid
+    t.validity(true, now).is_ok_and(|v| v.valid)
 }
 
 impl TicketDocument {

@@ -124,7 +124,6 @@ impl Stack {
             result.expect("topic created");
         }
 
-        let grpc = free_addr();
         let listener_env = vec![
             ("TD__ENVIRONMENT", env.clone()),
             ("TD__DATABASE__URL", db.url.clone()),
@@ -146,12 +145,10 @@ impl Stack {
             // The broker in use holds a fetch for its whole maximum wait even when records
             // are there; a short wait keeps intake latency low.
             ("TD__KAFKA__CONSUMER__FETCH_WAIT_MAX_MS", "10".to_owned()),
-            ("TD__ORDER_LISTENER__GRPC_ADDR", grpc.clone()),
             ("TD__ORDER_LISTENER__HEALTH_ADDR", free_addr()),
             ("TD__SHUTDOWN__DRAIN_DEADLINE_MS", "5000".to_owned()),
         ];
         let gateway = free_addr();
-        let distributor_grpc = free_addr();
         let pdf_grpc = free_addr();
         let pdf_health = free_addr();
         let pdf_env = vec![
@@ -168,8 +165,6 @@ impl Stack {
             ("TD__AUTH__MODE", "off".to_owned()),
             // Tests of the timeout should not wait the production default of 20 s.
             ("TD__GATEWAY__PDF_WAIT_MS", "3000".to_owned()),
-            ("TD__ORDER_LISTENER__GRPC_ADDR", grpc),
-            ("TD__NOD_DISTRIBUTOR__GRPC_ADDR", distributor_grpc.clone()),
             ("TD__PDF_RENDERER__GRPC_ADDR", pdf_grpc.clone()),
         ];
         let mut nod = None;
@@ -189,7 +184,6 @@ impl Stack {
                 ("TD__JOBS__RETRY_BASE_MS", "100".to_owned()),
                 ("TD__JOBS__MAX_ATTEMPTS", "10".to_owned()),
                 ("TD__JOBS__VISIBILITY_TIMEOUT_MS", "5000".to_owned()),
-                ("TD__NOD_DISTRIBUTOR__GRPC_ADDR", distributor_grpc),
                 ("TD__NOD_DISTRIBUTOR__DISPATCH_INTERVAL_MS", "50".to_owned()),
                 ("TD__NOD_DISTRIBUTOR__FEED_INTERVAL_MS", "100".to_owned()),
                 ("TD__SHUTDOWN__DRAIN_DEADLINE_MS", "5000".to_owned()),
@@ -293,15 +287,6 @@ impl Stack {
         let health = free_addr();
         let mut env = self.distributor_env.clone();
         env.push(("TD__NOD_DISTRIBUTOR__HEALTH_ADDR", health.clone()));
-        // The first replica serves Distribute for the gateway; others get a port of their own.
-        if self
-            .nod_processes
-            .iter()
-            .any(|p| p.name == "nod-distributor")
-        {
-            env.retain(|(k, _)| *k != "TD__NOD_DISTRIBUTOR__GRPC_ADDR");
-            env.push(("TD__NOD_DISTRIBUTOR__GRPC_ADDR", free_addr()));
-        }
         let process = self.process("nod-distributor", &[], &env);
         self.nod_processes.push(process);
         self.health.insert("nod-distributor", health.clone());

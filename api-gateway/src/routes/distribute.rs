@@ -1,6 +1,6 @@
 //! `POST /v1/ticket-distribution-groups/distribute`: places the FAILED tickets of the given
 //! groups in NOD again. Other tickets are left alone. The gateway only records the request
-//! in the store (`td_store::requeue`); nod-distributor's dispatcher finds the tickets due
+//! in the store (`td_store::nod::request_replacement`); nod-distributor's dispatcher finds the tickets due
 //! and places them, so this never talks to NOD nor needs nod-distributor to be up. Answers
 //! with the groups as they are now; the placement itself happens shortly after and shows
 //! on the status endpoint and in the events.
@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use td_domain::ids::TicketDistributionGroupId;
-use td_store::{query, requeue};
+use td_store::{nod, query};
 use utoipa::ToSchema;
 
 /// Most groups one call may name.
@@ -65,7 +65,9 @@ pub async fn distribute(
     let groups: Vec<TicketDistributionGroupId> =
         ids.iter().copied().map(TicketDistributionGroupId).collect();
     let requeued =
-        requeue::requeue_failed(&state.db, &groups, caller.scope(), chrono::Utc::now()).await?;
+        nod::request_replacement(&state.db, &groups, caller.scope(), chrono::Utc::now())
+            .await?
+            .len();
     tracing::info!(
         groups = groups.len(),
         requeued,

@@ -16,7 +16,6 @@ use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use td_domain::ids::{OrderId, TicketDistributionId};
-use td_domain::{validity, CancelCause, TdStatus};
 use td_store::mail::{self, CreateOutcome, IdempotencyKey, NewSend};
 use td_store::query;
 use utoipa::ToSchema;
@@ -189,23 +188,7 @@ pub async fn send(
                     format!("Ticket {id} is not a ticket of order {order_id}."),
                 )
             })?;
-        let status: TdStatus = row
-            .distribution
-            .status
-            .parse()
-            .map_err(ApiError::internal)?;
-        let cause = row
-            .distribution
-            .cancel_cause
-            .as_deref()
-            .and_then(|c| c.parse::<CancelCause>().ok());
-        let v = validity(
-            status,
-            cause,
-            row.in_latest_confirmed_version,
-            row.distribution.end_of_validity,
-            now,
-        );
+        let v = row.validity(now).map_err(ApiError::internal)?;
         if let Some(reason) = v.reason {
             return Err(ApiError::new(
                 ErrorCode::TicketNotValid,

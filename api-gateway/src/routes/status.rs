@@ -9,7 +9,6 @@ use axum::Json;
 use chrono::Utc;
 use std::sync::Arc;
 use td_domain::ids::TicketDistributionId;
-use td_domain::status::{validity, CancelCause, TdStatus};
 use td_store::query::{self, StatusRow};
 use uuid::Uuid;
 
@@ -75,17 +74,9 @@ pub async fn status(
 
 fn answer(row: &StatusRow) -> Result<TicketDistributionStatus, ApiError> {
     let td = &row.distribution;
-    let status: TdStatus = td.status.parse().map_err(|_| {
-        ApiError::internal(format!("ticket {} has unknown status {}", td.id, td.status))
-    })?;
-    let cause: Option<CancelCause> = td.cancel_cause.as_deref().and_then(|c| c.parse().ok());
-    let v = validity(
-        status,
-        cause,
-        row.in_latest_confirmed_version,
-        td.end_of_validity,
-        Utc::now(),
-    );
+    let v = row
+        .validity(Utc::now())
+        .map_err(|e| ApiError::internal(format!("ticket {}: {e}", td.id)))?;
     Ok(TicketDistributionStatus {
         ticket_distribution_id: td.id,
         ticket_distribution_group_id: td.group_id,

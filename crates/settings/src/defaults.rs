@@ -39,11 +39,9 @@ rate_limit_burst = 200
 
 [order_listener]
 health_addr = "127.0.0.1:8081"
-grpc_addr = "127.0.0.1:50051"
 
 [nod_distributor]
 health_addr = "127.0.0.1:8082"
-grpc_addr = "127.0.0.1:50052"
 concurrency = 64
 dispatch_interval_ms = 200
 redispatch_after_ms = 300000

@@ -30,22 +30,18 @@ impl Section for GrpcSettings {
     }
 }
 
-/// The gRPC services as their callers reach them (`http://order-listener:50051` on
+/// The gRPC services as their callers reach them (`http://pdf-renderer:50053` on
 /// Kubernetes). Unset, a caller uses the service's own listen address on this machine
 /// (`http://<grpc_addr>`), which is right when everything runs on one host.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamSettings {
-    pub order_listener: Option<String>,
-    pub nod_distributor: Option<String>,
     pub pdf_renderer: Option<String>,
 }
 
 impl Section for UpstreamSettings {
     fn validate(&self) -> Result<(), SettingsError> {
         for (key, url) in [
-            ("upstreams.order_listener", &self.order_listener),
-            ("upstreams.nod_distributor", &self.nod_distributor),
             ("upstreams.pdf_renderer", &self.pdf_renderer),
         ] {
             if url.as_deref().is_some_and(|url| !is_http_url(url)) {

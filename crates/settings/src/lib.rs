@@ -157,22 +157,6 @@ impl Settings {
         self.grpc.token.as_ref().map(|t| t.expose_secret())
     }
 
-    /// order-listener's gRPC service as its callers reach it.
-    pub fn order_listener_url(&self) -> String {
-        upstream(
-            &self.upstreams.order_listener,
-            self.order_listener.grpc_addr,
-        )
-    }
-
-    /// nod-distributor's gRPC service as its callers reach it.
-    pub fn nod_distributor_url(&self) -> String {
-        upstream(
-            &self.upstreams.nod_distributor,
-            self.nod_distributor.grpc_addr,
-        )
-    }
-
     /// pdf-renderer's gRPC service as its callers reach it.
     pub fn pdf_renderer_url(&self) -> String {
         upstream(&self.upstreams.pdf_renderer, self.pdf_renderer.grpc_addr)
@@ -281,11 +265,11 @@ mod tests {
         assert_eq!(s.pdf_renderer_url(), "http://pdf-renderer:50053");
         let err = Settings::load_from(
             None,
-            env(&[("TD__UPSTREAMS__ORDER_LISTENER", "order-listener:50051")]),
+            env(&[("TD__UPSTREAMS__PDF_RENDERER", "pdf-renderer:50053")]),
         )
         .expect_err("not a URL");
         assert!(
-            err.to_string().contains("upstreams.order_listener"),
+            err.to_string().contains("upstreams.pdf_renderer"),
             "{err}"
         );
     }

@@ -11,15 +11,12 @@ use std::net::SocketAddr;
 pub struct WorkerSettings {
     /// HTTP address for `/health/*` and `/metrics`.
     pub health_addr: SocketAddr,
-    /// gRPC address, for workers that serve one.
-    pub grpc_addr: SocketAddr,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodDistributorSettings {
     pub health_addr: SocketAddr,
-    pub grpc_addr: SocketAddr,
     /// NOD jobs handled at once by one replica.
     pub concurrency: usize,
     /// How often the dispatcher looks for tickets due for a NOD job.

@@ -175,9 +175,7 @@ fn assert_fit_for_containers(s: &Settings, what: &str) {
     for (key, addr) in [
         ("gateway.addr", s.gateway.addr),
         ("order_listener.health_addr", s.order_listener.health_addr),
-        ("order_listener.grpc_addr", s.order_listener.grpc_addr),
         ("nod_distributor.health_addr", s.nod_distributor.health_addr),
-        ("nod_distributor.grpc_addr", s.nod_distributor.grpc_addr),
         ("pdf_renderer.health_addr", s.pdf_renderer.health_addr),
         ("pdf_renderer.grpc_addr", s.pdf_renderer.grpc_addr),
         ("mailer.health_addr", s.mailer.health_addr),
@@ -188,8 +186,6 @@ fn assert_fit_for_containers(s: &Settings, what: &str) {
         );
     }
     for (key, url) in [
-        ("upstreams.order_listener", s.order_listener_url()),
-        ("upstreams.nod_distributor", s.nod_distributor_url()),
         ("upstreams.pdf_renderer", s.pdf_renderer_url()),
     ] {
         assert!(

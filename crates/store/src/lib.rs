@@ -17,7 +17,6 @@ pub mod outbox;
 pub mod pdf;
 pub mod query;
 pub mod record;
-pub mod requeue;
 mod transition;
 
 pub use error::StoreError;

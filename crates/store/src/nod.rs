@@ -164,7 +164,9 @@ pub async fn mark_enqueued<C: ConnectionTrait>(
 }
 
 /// Asks for the FAILED tickets of `groups` (of `organisation`, when given) to be placed
-/// again; returns them. Other tickets are left alone.
+/// again, in one statement; returns them. Other tickets are left alone. The request only
+/// marks them: the NOD dispatcher (`due_jobs`) then finds them due like any other ticket
+/// waiting for a job, so whoever records the request needs no line to nod-distributor.
 pub async fn request_replacement<C: ConnectionTrait>(
     conn: &C,
     groups: &[TicketDistributionGroupId],
@@ -174,30 +176,25 @@ pub async fn request_replacement<C: ConnectionTrait>(
     if groups.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = td::Entity::find()
+    let mut update = td::Entity::update_many()
+        .col_expr(td::Column::NodReplaceRequested, Expr::value(true))
+        .col_expr(
+            td::Column::NodEnqueuedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(td::Column::UpdatedAt, Expr::value(now))
         .filter(td::Column::GroupId.is_in(groups.iter().map(|g| g.0)))
         .filter(td::Column::Status.eq(TdStatus::Failed.as_str()));
     if let Some(org) = organisation {
-        query = query.filter(td::Column::OrganisationId.eq(org.0));
+        update = update.filter(td::Column::OrganisationId.eq(org.0));
     }
-    let ids: Vec<TicketDistributionId> = query
-        .all(conn)
+    let mut ids: Vec<TicketDistributionId> = update
+        .exec_with_returning(conn)
         .await?
         .into_iter()
         .map(|r| TicketDistributionId(r.id))
         .collect();
-    if !ids.is_empty() {
-        td::Entity::update_many()
-            .col_expr(td::Column::NodReplaceRequested, Expr::value(true))
-            .col_expr(
-                td::Column::NodEnqueuedAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(td::Column::UpdatedAt, Expr::value(now))
-            .filter(td::Column::Id.is_in(ids.iter().map(|i| i.0)))
-            .exec(conn)
-            .await?;
-    }
+    ids.sort_by_key(|id| id.0);
     Ok(ids)
 }
 

@@ -26,7 +26,7 @@ use td_proto::v1::{CreateOrGetRequest, PdfTicket};
 use td_runtime::InternalChannel;
 use td_store::entity::pdf_send;
 use td_store::mail;
-use td_store::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use td_store::{DatabaseConnection, DatabaseTransaction};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -61,10 +61,7 @@ impl td_jobs::Due for DueSends {
     const WHAT: &'static str = "mail dispatch";
 
     async fn begin(&self) -> anyhow::Result<Option<DatabaseTransaction>> {
-        let txn = self.db.begin().await?;
-        Ok(td_store::try_exclusive(&txn, DISPATCH_LOCK)
-            .await?
-            .then_some(txn))
+        Ok(td_store::begin_exclusive(&self.db, DISPATCH_LOCK).await?)
     }
 
     async fn fetch(

@@ -25,7 +25,7 @@ use std::time::Duration;
 use td_jobs::{JobQueue, RedisQueue};
 use td_proto::v1::pdf_renderer_client::PdfRendererClient;
 use td_runtime::InternalChannel;
-use td_runtime::{health_routes, Component, HttpServer, Tripwire};
+use td_runtime::{Component, WorkerProcess};
 use td_settings::Settings;
 use td_store::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
@@ -111,9 +111,7 @@ impl Mailer {
 pub struct App {
     mailer: Mailer,
     smtp: Arc<SmtpSender>,
-    health: HttpServer,
-    tripwire: Tripwire,
-    drain: Duration,
+    process: WorkerProcess,
 }
 
 impl App {
@@ -147,14 +145,10 @@ impl App {
             &settings.pdf_renderer_url(),
             &td_runtime::InternalToken::new(settings.grpc_token())?,
         )?;
-        let tripwire = Tripwire::new();
-        let health = HttpServer::bind(
+        let process = WorkerProcess::bind(
             m.health_addr,
-            health_routes(
-                tripwire.guard(td_runtime::ready_while(db.clone(), |db| async move {
-                    td_store::ping(&db).await
-                })),
-            ),
+            td_runtime::ready_while(db.clone(), |db| async move { td_store::ping(&db).await }),
+            settings.shutdown.drain_deadline(),
         )
         .await?;
         let consumer =
@@ -170,35 +164,30 @@ impl App {
                 settings: settings.clone(),
             },
             smtp,
-            health,
-            tripwire,
-            drain: settings.shutdown.drain_deadline(),
+            process,
         })
     }
 
     pub fn health_addr(&self) -> SocketAddr {
-        self.health.local_addr()
+        self.process.health_addr()
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(
-            health = %self.health.local_addr(),
+            health = %self.process.health_addr(),
             stream = %self.mailer.streams.stream,
             "mailer started"
         );
-        let result = td_runtime::serve(
-            vec![
-                Component::looping("mail work", self.mailer.run(shutdown.clone())),
-                Component::new(
-                    "health server",
-                    self.health.run_until_stopped(shutdown.clone()),
-                ),
-            ],
-            &self.tripwire,
-            shutdown,
-            self.drain,
-        )
-        .await;
+        let result = self
+            .process
+            .serve(
+                vec![Component::looping(
+                    "mail work",
+                    self.mailer.run(shutdown.clone()),
+                )],
+                shutdown,
+            )
+            .await;
         self.smtp.shutdown().await;
         result
     }

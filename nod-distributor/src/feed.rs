@@ -10,7 +10,7 @@ use td_domain::ids::TicketDistributionId;
 use td_domain::status::TdEvent;
 use td_nod::{Cursor, Nod, TransactionKind};
 use td_store::nod::{self as store, NodChange};
-use td_store::{DatabaseConnection, TransactionTrait};
+use td_store::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 const FEED_LOCK: i64 = 7_346_024;
@@ -34,10 +34,9 @@ impl FeedFollower {
     /// Reads and applies one page; returns how many entries it held (None: another
     /// replica follows the feed now).
     pub async fn step(&self) -> anyhow::Result<Option<usize>> {
-        let txn = self.db.begin().await?;
-        if !td_store::try_exclusive(&txn, FEED_LOCK).await? {
+        let Some(txn) = td_store::begin_exclusive(&self.db, FEED_LOCK).await? else {
             return Ok(None);
-        }
+        };
         let cursor = store::feed_cursor(&txn).await?.map(Cursor::new);
         let entries = self.nod.transactions(cursor.as_ref(), self.page).await?;
         for entry in &entries {

@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use td_domain::ids::{OrderId, TicketDistributionGroupId, TicketDistributionId};
+use td_domain::ids::{OrderId, TicketDistributionId};
 use td_domain::status::TdEvent;
 pub use td_jobs::Streams;
-use td_jobs::{FromJob, Handler, Job, JobError, JobKind, JobQueue, Outcome};
+use td_jobs::{FromJob, Handler, Job, JobError, JobKind, Outcome};
 use td_nod::{Nod, NodError, Order, OrderGroupId, PlaceRequest};
 use td_store::nod::{self as store, ChangeOutcome, DueJob, NodChange};
 use td_store::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
@@ -118,10 +118,7 @@ impl td_jobs::Due for DueTickets {
     const WHAT: &'static str = "NOD dispatch";
 
     async fn begin(&self) -> anyhow::Result<Option<DatabaseTransaction>> {
-        let txn = self.db.begin().await?;
-        Ok(td_store::try_exclusive(&txn, DISPATCH_LOCK)
-            .await?
-            .then_some(txn))
+        Ok(td_store::begin_exclusive(&self.db, DISPATCH_LOCK).await?)
     }
 
     async fn fetch(

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use td_jobs::{JobQueue, RedisQueue};
 use td_nod::{Nod, NodClient};
-use td_runtime::{health_routes, Component, HttpServer, Tripwire};
+use td_runtime::{Component, WorkerProcess};
 use td_settings::{NodDistributorSettings, Settings};
 use td_store::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
@@ -72,9 +72,7 @@ impl Distributor {
 /// The worker binary: NOD over HTTP, jobs on Redis.
 pub struct App {
     distributor: Distributor,
-    health: HttpServer,
-    tripwire: Tripwire,
-    drain: Duration,
+    process: WorkerProcess,
 }
 
 impl App {
@@ -92,16 +90,12 @@ impl App {
                 .await
                 .context("connecting to Redis")?,
         );
-        let tripwire = Tripwire::new();
         let nod: Arc<dyn Nod> =
             Arc::new(NodClient::new(&settings.nod).context("the NOD client settings")?);
-        let health = HttpServer::bind(
+        let process = WorkerProcess::bind(
             settings.nod_distributor.health_addr,
-            health_routes(
-                tripwire.guard(td_runtime::ready_while(db.clone(), |db| async move {
-                    td_store::ping(&db).await
-                })),
-            ),
+            td_runtime::ready_while(db.clone(), |db| async move { td_store::ping(&db).await }),
+            settings.shutdown.drain_deadline(),
         )
         .await?;
         let consumer = std::env::var("HOSTNAME")
@@ -115,34 +109,28 @@ impl App {
                 settings: settings.nod_distributor.clone(),
                 consumer,
             },
-            health,
-            tripwire,
-            drain: settings.shutdown.drain_deadline(),
+            process,
         })
     }
 
     pub fn health_addr(&self) -> SocketAddr {
-        self.health.local_addr()
+        self.process.health_addr()
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(
-            health = %self.health.local_addr(),
+            health = %self.process.health_addr(),
             stream = %self.distributor.streams.stream,
             "nod-distributor started"
         );
-        td_runtime::serve(
-            vec![
-                Component::looping("NOD work", self.distributor.run(shutdown.clone())),
-                Component::new(
-                    "health server",
-                    self.health.run_until_stopped(shutdown.clone()),
-                ),
-            ],
-            &self.tripwire,
-            shutdown,
-            self.drain,
-        )
-        .await
+        self.process
+            .serve(
+                vec![Component::looping(
+                    "NOD work",
+                    self.distributor.run(shutdown.clone()),
+                )],
+                shutdown,
+            )
+            .await
     }
 }

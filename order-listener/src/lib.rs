@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use td_bus::{KafkaSink, MessageSink};
-use td_runtime::{health_routes, Component, HttpServer, Tripwire};
+use td_runtime::{Component, WorkerProcess};
 use td_settings::Settings;
 use td_store::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
@@ -29,8 +29,7 @@ pub struct App {
     settings: Settings,
     db: DatabaseConnection,
     sink: Arc<KafkaSink>,
-    health: HttpServer,
-    tripwire: Tripwire,
+    process: WorkerProcess,
 }
 
 impl App {
@@ -44,27 +43,22 @@ impl App {
         .await
         .context("opening the database")?;
         let sink = Arc::new(KafkaSink::new(&settings.kafka)?);
-        let tripwire = Tripwire::new();
-        let health = HttpServer::bind(
+        let process = WorkerProcess::bind(
             settings.order_listener.health_addr,
-            health_routes(
-                tripwire.guard(td_runtime::ready_while(db.clone(), |db| async move {
-                    td_store::ping(&db).await
-                })),
-            ),
+            td_runtime::ready_while(db.clone(), |db| async move { td_store::ping(&db).await }),
+            settings.shutdown.drain_deadline(),
         )
         .await?;
         Ok(Self {
             settings: settings.clone(),
             db,
             sink,
-            health,
-            tripwire,
+            process,
         })
     }
 
     pub fn health_addr(&self) -> SocketAddr {
-        self.health.local_addr()
+        self.process.health_addr()
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -82,30 +76,26 @@ impl App {
             self.settings.environment.clone(),
         );
         tracing::info!(
-            health = %self.health.local_addr(),
+            health = %self.process.health_addr(),
             topic = %self.settings.topic("order-events"),
             "order-listener started"
         );
 
         // Intake stops first (its offsets are committed), then the relay, then the
         // producer flushes what it still holds.
-        let result = td_runtime::serve(
-            vec![
-                Component::looping(
-                    "Kafka consumer",
-                    consumer::run(consumer, intake, shutdown.clone()),
-                ),
-                Component::looping("outbox relay", relay.run(RELAY_IDLE, shutdown.clone())),
-                Component::new(
-                    "health server",
-                    self.health.run_until_stopped(shutdown.clone()),
-                ),
-            ],
-            &self.tripwire,
-            shutdown,
-            self.settings.shutdown.drain_deadline(),
-        )
-        .await;
+        let result = self
+            .process
+            .serve(
+                vec![
+                    Component::looping(
+                        "Kafka consumer",
+                        consumer::run(consumer, intake, shutdown.clone()),
+                    ),
+                    Component::looping("outbox relay", relay.run(RELAY_IDLE, shutdown.clone())),
+                ],
+                shutdown,
+            )
+            .await;
         self.sink.flush(Duration::from_secs(5));
         result
     }

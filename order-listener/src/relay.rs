@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use td_bus::{Message, MessageSink};
 use td_store::entity::outbox as row;
-use td_store::{outbox, DatabaseConnection, TransactionTrait};
+use td_store::{outbox, DatabaseConnection};
 use tokio_util::sync::CancellationToken;
 
 const RELAY_LOCK: i64 = 7_346_022;
@@ -77,10 +77,9 @@ impl Relay {
 
     /// Publishes the next batch of unpublished events.
     pub async fn step(&self) -> Result<Step, RelayError> {
-        let txn = self.db.begin().await?;
-        if !td_store::try_exclusive(&txn, RELAY_LOCK).await? {
+        let Some(txn) = td_store::begin_exclusive(&self.db, RELAY_LOCK).await? else {
             return Ok(Step::NotLeader);
-        }
+        };
         let events = outbox::unpublished(&txn, self.batch).await?;
         if events.is_empty() {
             return Ok(Step::Published(0));

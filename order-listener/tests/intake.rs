@@ -7,8 +7,8 @@ use order_listener::{Incoming, Intake, IntakeOutcome};
 use std::sync::{Arc, Mutex};
 use td_bus::{BusError, Message, MessageSink};
 use td_store::entity::{order, outbox};
-use td_store::sea_orm::{EntityTrait, PaginatorTrait};
 use td_store::record::RecordOutcome;
+use td_store::sea_orm::{EntityTrait, PaginatorTrait};
 
 /// Keeps what is published, as a dead-letter topic would.
 #[derive(Default)]

@@ -26,7 +26,7 @@ use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::time::Duration;
 use td_proto::v1::pdf_renderer_server::PdfRendererServer;
-use td_runtime::{health_routes, Component, HttpServer, Tripwire};
+use td_runtime::{Component, WorkerProcess};
 use td_settings::{PdfRendererSettings, Settings};
 use td_store::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -79,11 +79,9 @@ pub async fn run_cleanup(service: PdfService, interval: Duration, shutdown: Canc
 pub struct App {
     db: DatabaseConnection,
     settings: PdfRendererSettings,
-    health: HttpServer,
+    process: WorkerProcess,
     grpc: TcpListener,
     token: td_runtime::InternalToken,
-    tripwire: Tripwire,
-    drain: Duration,
     extra: Vec<Component>,
 }
 
@@ -97,14 +95,10 @@ impl App {
         )
         .await
         .context("opening the database")?;
-        let tripwire = Tripwire::new();
-        let health = HttpServer::bind(
+        let process = WorkerProcess::bind(
             settings.pdf_renderer.health_addr,
-            health_routes(
-                tripwire.guard(td_runtime::ready_while(db.clone(), |db| async move {
-                    td_store::ping(&db).await
-                })),
-            ),
+            td_runtime::ready_while(db.clone(), |db| async move { td_store::ping(&db).await }),
+            settings.shutdown.drain_deadline(),
         )
         .await?;
         let addr = settings.pdf_renderer.grpc_addr;
@@ -114,17 +108,15 @@ impl App {
         Ok(Self {
             db,
             settings: settings.pdf_renderer.clone(),
-            health,
+            process,
             grpc,
             token: td_runtime::InternalToken::new(settings.grpc_token())?,
-            tripwire,
-            drain: settings.shutdown.drain_deadline(),
             extra: Vec::new(),
         })
     }
 
     pub fn health_addr(&self) -> SocketAddr {
-        self.health.local_addr()
+        self.process.health_addr()
     }
 
     /// Runs `component` beside the renderer's own, under the same rules: tests plant a
@@ -137,7 +129,7 @@ impl App {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let service = service_from_settings(self.db.clone(), &self.settings, shutdown.clone())?;
         tracing::info!(
-            health = %self.health.local_addr(),
+            health = %self.process.health_addr(),
             grpc = %self.grpc.local_addr()?,
             "pdf-renderer started"
         );
@@ -159,12 +151,8 @@ impl App {
                     shutdown.clone(),
                 ),
             ),
-            Component::new(
-                "health server",
-                self.health.run_until_stopped(shutdown.clone()),
-            ),
         ];
         components.extend(self.extra);
-        td_runtime::serve(components, &self.tripwire, shutdown, self.drain).await
+        self.process.serve(components, shutdown).await
     }
 }

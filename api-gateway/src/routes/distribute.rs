@@ -64,10 +64,9 @@ pub async fn distribute(
     }
     let groups: Vec<TicketDistributionGroupId> =
         ids.iter().copied().map(TicketDistributionGroupId).collect();
-    let requeued =
-        nod::request_replacement(&state.db, &groups, caller.scope(), chrono::Utc::now())
-            .await?
-            .len();
+    let requeued = nod::request_replacement(&state.db, &groups, caller.scope(), chrono::Utc::now())
+        .await?
+        .len();
     tracing::info!(
         groups = groups.len(),
         requeued,

@@ -5,9 +5,11 @@
 //! worker gives.
 
 pub mod grpc;
+mod process;
 mod serve;
 
 pub use grpc::{internal_channel, serve_grpc, InternalChannel, InternalToken};
+pub use process::WorkerProcess;
 pub use serve::{serve, Component, Tripwire};
 
 use axum::extract::State;

@@ -268,10 +268,7 @@ mod tests {
             env(&[("TD__UPSTREAMS__PDF_RENDERER", "pdf-renderer:50053")]),
         )
         .expect_err("not a URL");
-        assert!(
-            err.to_string().contains("upstreams.pdf_renderer"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("upstreams.pdf_renderer"), "{err}");
     }
 
     #[test]

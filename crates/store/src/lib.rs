@@ -57,6 +57,17 @@ where
     Ok(())
 }
 
+/// Begins a transaction that holds the advisory lock `key` (see [`try_exclusive`]); `None`
+/// when another transaction holds it, so that replicas take turns at work that must not
+/// run twice at once (dispatching jobs, following a feed, relaying the outbox).
+pub async fn begin_exclusive(
+    db: &DatabaseConnection,
+    key: i64,
+) -> Result<Option<DatabaseTransaction>, DbErr> {
+    let txn = db.begin().await?;
+    Ok(try_exclusive(&txn, key).await?.then_some(txn))
+}
+
 /// Takes a transaction-scoped advisory lock without waiting: true when this transaction
 /// holds it (until commit or rollback), false when another holds it. Replicas use it to
 /// take turns at work that must not run twice at once. SQLite has a single writer and a

@@ -164,7 +164,8 @@ pub async fn mark_enqueued<C: ConnectionTrait>(
 }
 
 /// Asks for the FAILED tickets of `groups` (of `organisation`, when given) to be placed
-/// again, in one statement; returns them. Other tickets are left alone. The request only
+/// again, in one statement where the database can return what it changed; returns them. Other
+/// tickets are left alone. The request only
 /// marks them: the NOD dispatcher (`due_jobs`) then finds them due like any other ticket
 /// waiting for a job, so whoever records the request needs no line to nod-distributor.
 pub async fn request_replacement<C: ConnectionTrait>(
@@ -188,12 +189,28 @@ pub async fn request_replacement<C: ConnectionTrait>(
     if let Some(org) = organisation {
         update = update.filter(td::Column::OrganisationId.eq(org.0));
     }
-    let mut ids: Vec<TicketDistributionId> = update
-        .exec_with_returning(conn)
-        .await?
-        .into_iter()
-        .map(|r| TicketDistributionId(r.id))
-        .collect();
+    let mut ids: Vec<TicketDistributionId> = if conn.support_returning() {
+        update
+            .exec_with_returning(conn)
+            .await?
+            .into_iter()
+            .map(|r| TicketDistributionId(r.id))
+            .collect()
+    } else {
+        // SQLite (the embedded default) as built here has no RETURNING; it also has a single
+        // writer, so reading the ids first cannot race with another change.
+        let mut query = td::Entity::find()
+            .select_only()
+            .column(td::Column::Id)
+            .filter(td::Column::GroupId.is_in(groups.iter().map(|g| g.0)))
+            .filter(td::Column::Status.eq(TdStatus::Failed.as_str()));
+        if let Some(org) = organisation {
+            query = query.filter(td::Column::OrganisationId.eq(org.0));
+        }
+        let ids: Vec<uuid::Uuid> = query.into_tuple().all(conn).await?;
+        update.exec(conn).await?;
+        ids.into_iter().map(TicketDistributionId).collect()
+    };
     ids.sort_by_key(|id| id.0);
     Ok(ids)
 }

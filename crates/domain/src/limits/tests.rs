@@ -182,11 +182,19 @@ fn the_tickets_an_order_generates_are_bounded() {
 
 #[test]
 fn the_ticket_count_is_what_generation_creates() {
+    // Two legs of one operator are one segment; a credited line generates nothing.
+    let mut shared_operator = journey(4, 2);
+    shared_operator.order.order_lines[0].legs[1].authority_ref = "OP0:Authority:OP0".to_owned();
+    let mut credited = zone_line("L2", 1, vec![main_product("P9", &["T1"])]);
+    credited.status = crate::order::OrderLineStatus::Credited;
+    shared_operator.order.order_lines.push(credited);
+    assert_eq!(ticket_count(&shared_operator.order, false), 3 * 2);
     let orders = [
         rich_event(),
         journey(20, 9),
         journey(1, 1),
         event(zone_order()),
+        shared_operator,
     ];
     for e in orders {
         let created: usize = plan_version(&e.order, false, &[])

@@ -41,9 +41,7 @@ pub struct UpstreamSettings {
 
 impl Section for UpstreamSettings {
     fn validate(&self) -> Result<(), SettingsError> {
-        for (key, url) in [
-            ("upstreams.pdf_renderer", &self.pdf_renderer),
-        ] {
+        for (key, url) in [("upstreams.pdf_renderer", &self.pdf_renderer)] {
             if url.as_deref().is_some_and(|url| !is_http_url(url)) {
                 return Err(invalid(key, "must be an http:// or https:// URL"));
             }

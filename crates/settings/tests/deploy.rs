@@ -185,9 +185,7 @@ fn assert_fit_for_containers(s: &Settings, what: &str) {
             "{what}: {key} is {addr}; in a container it must be 0.0.0.0:<port>"
         );
     }
-    for (key, url) in [
-        ("upstreams.pdf_renderer", s.pdf_renderer_url()),
-    ] {
+    for (key, url) in [("upstreams.pdf_renderer", s.pdf_renderer_url())] {
         assert!(
             !url.contains("0.0.0.0") && !url.contains("127.0.0.1"),
             "{what}: {key} is {url}; callers must reach the worker through its service name"

@@ -53,6 +53,7 @@ pub async fn run(
         db.clone(),
         sink.clone(),
         settings.topic("order-events") + "-dlq",
+        settings.intake.clone(),
     ));
     let relay = order_listener::Relay::new(db.clone(), sink, settings.environment.clone());
     // The workers call each other on loopback with a token of this run's own.

@@ -1,10 +1,12 @@
-//! One order event in: parse and validate it, then record it and everything its version
-//! calls for in one transaction; or, when it cannot be used, put it on the dead-letter
-//! topic with the reason. Shared by the Kafka consumer and the embedded default's intake.
+//! One order event in: parse and validate it within the configured limits, then record it
+//! and everything its version calls for in one transaction; or, when it cannot be used, put
+//! it on the dead-letter topic with the reason. Shared by the Kafka consumer and the
+//! embedded default's intake.
 
 use chrono::Utc;
 use std::sync::Arc;
 use td_bus::{Message, MessageSink};
+use td_domain::Limits;
 use td_store::record::{record_order_event, Origin, RecordOutcome};
 use td_store::{DatabaseConnection, TransactionTrait};
 use tracing::Instrument;
@@ -44,18 +46,22 @@ pub struct Intake {
     db: DatabaseConnection,
     dead_letters: Arc<dyn MessageSink>,
     dlq_topic: String,
+    limits: Limits,
 }
 
 impl Intake {
+    /// `limits` are the settings' `intake` section.
     pub fn new(
         db: DatabaseConnection,
         dead_letters: Arc<dyn MessageSink>,
         dlq_topic: String,
+        limits: Limits,
     ) -> Self {
         Self {
             db,
             dead_letters,
             dlq_topic,
+            limits,
         }
     }
 
@@ -78,7 +84,7 @@ impl Intake {
         let mut logged = Vec::new();
         let txn = self.db.begin().await?;
         for message in incoming {
-            let event = match usable(message) {
+            let event = match usable(message, &self.limits) {
                 Ok(event) => event,
                 Err(reason) => {
                     outcomes.push(self.dead_letter(message, reason).await?);
@@ -100,9 +106,10 @@ impl Intake {
                 traceparent: td_telemetry::propagation::traceparent_of(&span)
                     .or_else(|| message.traceparent.clone()),
             };
-            // Each event in a savepoint of its own: an event whose lifecycle events the
-            // schema cannot carry is refused by the store and rolled back alone, and then
-            // dead-lettered like any unusable event, instead of failing the whole run.
+            // Each event in a savepoint of its own: an event the store refuses (lifecycle
+            // events the schema cannot carry, another organisation than the order's) is
+            // rolled back alone, and then dead-lettered like any unusable event, instead of
+            // failing the whole run.
             let savepoint = txn.begin().await?;
             let recorded = record_order_event(&savepoint, &event, &origin, Utc::now())
                 .instrument(span.clone())
@@ -115,6 +122,12 @@ impl Intake {
                 Err(td_store::StoreError::Event(refused)) => {
                     savepoint.rollback().await?;
                     let reason = format!("the order cannot be published as events: {refused}");
+                    outcomes.push(self.dead_letter(message, reason).await?);
+                    continue;
+                }
+                Err(refused @ td_store::StoreError::OtherOrganisation { .. }) => {
+                    savepoint.rollback().await?;
+                    let reason = format!("the order cannot change organisation: {refused}");
                     outcomes.push(self.dead_letter(message, reason).await?);
                     continue;
                 }
@@ -176,11 +189,23 @@ impl Intake {
     }
 }
 
-/// The event, or why it cannot be used.
-fn usable(incoming: &Incoming<'_>) -> Result<td_domain::order::OrderEvent, String> {
+/// The event, or why it cannot be used. The key and the `traceparent` header are stored
+/// with the order, so they are held to the limits too.
+fn usable(
+    incoming: &Incoming<'_>,
+    limits: &Limits,
+) -> Result<td_domain::order::OrderEvent, String> {
     let payload = incoming.payload.unwrap_or_default();
-    let event = td_domain::parse_order_event(payload).map_err(|e| e.to_string())?;
+    let event = td_domain::parse_order_event_within(payload, limits).map_err(|e| e.to_string())?;
+    if let Some(traceparent) = &incoming.traceparent {
+        limits
+            .check_message_value("header traceparent", traceparent)
+            .map_err(|e| e.to_string())?;
+    }
     if let Some(key) = incoming.key {
+        limits
+            .check_message_value("message key", &String::from_utf8_lossy(key))
+            .map_err(|e| e.to_string())?;
         if key != event.order.id.0.as_bytes() {
             return Err(format!(
                 "message key `{}` is not the order id `{}`",

@@ -67,6 +67,7 @@ impl App {
             self.db.clone(),
             dead_letters,
             self.settings.topic("order-events") + "-dlq",
+            self.settings.intake.clone(),
         ));
         let consumer = consumer::create(&self.settings)?;
         let relay_sink: Arc<dyn MessageSink> = self.sink.clone();

@@ -90,4 +90,24 @@ pub enum Violation {
     },
     #[error("an OrderConfirmed event cannot carry an order with status CANCELLED")]
     ConfirmedEventForCancelledOrder,
+    #[error("has {count} entries, more than the {max} allowed (intake.{setting})")]
+    TooMany {
+        count: usize,
+        max: usize,
+        setting: &'static str,
+    },
+    #[error("is {length} characters long, more than the {max} allowed (intake.{setting})")]
+    TooLong {
+        length: usize,
+        max: usize,
+        setting: &'static str,
+    },
+    #[error("contains the control character U+{code:04X} at character {position}; control characters (NUL, line breaks, tabs, …) are not allowed")]
+    ControlCharacter { code: u32, position: usize },
+    #[error("{version} is above 2147483647, the largest version the database and the event schemas hold")]
+    VersionTooLarge { version: u32 },
+    #[error("{at} is outside the years 0001 to 9999")]
+    YearOutOfRange { at: DateTime<Utc> },
+    #[error("the order would generate {count} tickets, more than the {max} allowed (intake.max_tickets_per_order)")]
+    TooManyTickets { count: usize, max: usize },
 }

@@ -129,6 +129,29 @@ pub fn segments(legs: &[Leg]) -> Vec<Range<usize>> {
     out
 }
 
+/// How many tickets the groups of the version hold, created or kept: one per MAIN product
+/// and ticketing segment of each CONFIRMED line; none for a cancellation or an order that
+/// is not CONFIRMED. Counted without building them, so an oversized order is refused
+/// before it costs anything.
+pub fn ticket_count(order: &Order, cancelled_event: bool) -> usize {
+    if cancelled_event || order.status != OrderStatus::Confirmed {
+        return 0;
+    }
+    order
+        .order_lines
+        .iter()
+        .filter(|line| line.status == OrderLineStatus::Confirmed)
+        .map(|line| {
+            let mains = line
+                .fare_products
+                .iter()
+                .filter(|p| p.kind == FareProductKind::Main)
+                .count();
+            mains.saturating_mul(segments(&line.legs).len())
+        })
+        .fold(0, usize::saturating_add)
+}
+
 /// The group one CONFIRMED line calls for. The order must have passed `validate`.
 ///
 /// Tickets come segment by segment, and within a segment in the order of the line's MAIN

@@ -1,13 +1,20 @@
 //! From the bytes of a Kafka message to an order event that generation may trust.
 
 use crate::error::OrderError;
+use crate::limits::Limits;
 use crate::order::{Order, OrderEvent};
-use crate::validate::validate;
+use crate::validate::validate_within;
 use chrono::{DateTime, SubsecRound, Utc};
 
-/// Parses, normalises and validates one message of `order-events-<env>`. A parse error
-/// names the JSON path it happened at, so the dead-letter header points at the field.
+/// [`parse_order_event_within`] the default [`Limits`].
 pub fn parse_order_event(bytes: &[u8]) -> Result<OrderEvent, OrderError> {
+    parse_order_event_within(bytes, &Limits::default())
+}
+
+/// Parses, normalises and validates one message of `order-events-<env>` within `limits`.
+/// A parse error names the JSON path it happened at, so the dead-letter header points at
+/// the field.
+pub fn parse_order_event_within(bytes: &[u8], limits: &Limits) -> Result<OrderEvent, OrderError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let mut event: OrderEvent =
         serde_path_to_error::deserialize(&mut deserializer).map_err(|e| OrderError::Malformed {
@@ -19,7 +26,7 @@ pub fn parse_order_event(bytes: &[u8]) -> Result<OrderEvent, OrderError> {
         message: e.to_string(),
     })?;
     normalise(&mut event);
-    validate(&event)?;
+    validate_within(&event, limits)?;
     Ok(event)
 }
 

@@ -3,14 +3,27 @@
 
 use crate::error::{OrderError, Violation};
 use crate::ids::TravellerId;
+use crate::limits::Limits;
 use crate::order::{
     FareProductKind, Order, OrderEvent, OrderEventType, OrderLine, OrderLineStatus, OrderStatus,
 };
 use std::collections::HashSet;
 
-/// Checks an event: its order, and that the event type agrees with the order's status.
-/// The first rule broken is returned, with the JSON path of the offending field.
+/// [`validate_within`] the default [`Limits`].
 pub fn validate(event: &OrderEvent) -> Result<(), OrderError> {
+    validate_within(event, &Limits::default())
+}
+
+/// Checks an event: that it stays within `limits`, its order, that the event type agrees
+/// with the order's status, and last the tickets it generates. The first rule broken is
+/// returned, with the JSON path of the offending field.
+pub fn validate_within(event: &OrderEvent, limits: &Limits) -> Result<(), OrderError> {
+    limits.check(event)?;
+    validate_rules(event)?;
+    limits.check_tickets(event)
+}
+
+fn validate_rules(event: &OrderEvent) -> Result<(), OrderError> {
     if event.kind == OrderEventType::OrderConfirmed && event.order.status == OrderStatus::Cancelled
     {
         return Err(OrderError::invalid(

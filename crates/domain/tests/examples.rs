@@ -134,3 +134,17 @@ fn family_gets_a_ticket_each_with_own_seat_and_the_bicycle_on_its_riders_ticket(
         Some("Per Hansen")
     );
 }
+
+#[test]
+fn the_default_limits_accept_every_example() {
+    let limits = Limits::default();
+    for name in [
+        "family-with-supplement.json",
+        "rail-with-change.json",
+        "zone-ticket.json",
+    ] {
+        let bytes = std::fs::read(examples_dir().join(name)).unwrap();
+        let parsed = parse_order_event_within(&bytes, &limits);
+        assert!(parsed.is_ok(), "{name}: {parsed:?}");
+    }
+}

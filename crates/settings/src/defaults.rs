@@ -87,6 +87,20 @@ base_url = "http://127.0.0.1:8090"
 
 [jobs]
 
+# Far above what real orders need: a 20-leg journey for 9 travellers makes at most 180
+# tickets. `td_domain::Limits::default()` holds the same values.
+[intake]
+max_order_lines = 50
+max_travellers = 100
+max_fare_products_per_line = 200
+max_legs_per_line = 50
+max_seats_per_leg = 100
+max_fare_zones_per_line = 200
+max_tickets_per_order = 1000
+max_id_chars = 128
+max_name_chars = 256
+max_text_chars = 1024
+
 [shutdown]
 drain_deadline_ms = 20000
 "#;

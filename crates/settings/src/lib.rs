@@ -3,7 +3,7 @@
 //! map one to one onto Kubernetes ConfigMaps and Secrets. Unknown keys and bad values stop
 //! start-up with the key's name. Each section checks its own values ([`Section`]); the
 //! sections of the adapters (`nod`, `jobs`, `kafka`, `telemetry`) are defined by those
-//! crates. Modes are enums and the time zone a `Tz` once loaded, so no caller parses a
+//! crates, and the order intake's limits (`intake`) by `td-domain`, which applies them. Modes are enums and the time zone a `Tz` once loaded, so no caller parses a
 //! setting again. This crate reads configuration; it opens no connection.
 
 use config::{Config, Environment, File, FileFormat};
@@ -61,6 +61,8 @@ pub struct Settings {
     pub nod: td_nod::NodClientSettings,
     /// The job queues (NOD jobs, mail jobs): retries, visibility timeout, bounds.
     pub jobs: td_jobs::QueueConfig,
+    /// The limits an order event must stay within; beyond them it is dead-lettered.
+    pub intake: td_domain::Limits,
     pub shutdown: ShutdownSettings,
 }
 
@@ -117,7 +119,7 @@ impl Settings {
                 "must be lowercase letters, digits or '-', e.g. `dev`",
             ));
         }
-        let sections: [&dyn Section; 12] = [
+        let sections: [&dyn Section; 13] = [
             &self.database,
             &self.telemetry,
             &self.kafka,
@@ -130,6 +132,7 @@ impl Settings {
             &self.auth,
             &self.mailer,
             &self.jobs,
+            &self.intake,
         ];
         sections.iter().try_for_each(|section| section.validate())
     }
@@ -318,6 +321,35 @@ mod tests {
             ("TD__JOBS__MAX_ATTEMPTS", "jobs.max_attempts"),
         ] {
             let err = Settings::load_from(None, env(&[(var, "0")])).expect_err(var);
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("`{key}`")) && text.contains(var),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_intake_limits_default_to_the_domain_defaults_and_are_checked() {
+        let s = Settings::load_from(None, env(&[])).expect("defaults");
+        assert_eq!(s.intake, td_domain::Limits::default());
+        let s = Settings::load_from(None, env(&[("TD__INTAKE__MAX_ORDER_LINES", "7")]))
+            .expect("settings");
+        assert_eq!(s.intake.max_order_lines, 7);
+        for (var, bad, key) in [
+            (
+                "TD__INTAKE__MAX_LEGS_PER_LINE",
+                "0",
+                "intake.max_legs_per_line",
+            ),
+            ("TD__INTAKE__MAX_ID_CHARS", "301", "intake.max_id_chars"),
+            (
+                "TD__INTAKE__MAX_TICKETS_PER_ORDER",
+                "2147483648",
+                "intake.max_tickets_per_order",
+            ),
+        ] {
+            let err = Settings::load_from(None, env(&[(var, bad)])).expect_err(var);
             let text = err.to_string();
             assert!(
                 text.contains(&format!("`{key}`")) && text.contains(var),

@@ -1,5 +1,6 @@
 //! A section of the settings checks its own values; the sections that the adapters own
-//! (`nod`, `jobs`, `kafka`, `telemetry`) are checked by the rules those crates keep.
+//! (`nod`, `jobs`, `kafka`, `telemetry`) and the intake's limits (`intake`, from
+//! `td-domain`) are checked by the rules those crates keep.
 
 use crate::error::{invalid, SettingsError};
 
@@ -25,6 +26,15 @@ impl Section for td_jobs::QueueConfig {
     fn validate(&self) -> Result<(), SettingsError> {
         match self.first_invalid() {
             Some((field, reason)) => Err(invalid(format!("jobs.{field}"), reason)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Section for td_domain::Limits {
+    fn validate(&self) -> Result<(), SettingsError> {
+        match self.first_invalid() {
+            Some((field, reason)) => Err(invalid(format!("intake.{field}"), reason)),
             None => Ok(()),
         }
     }

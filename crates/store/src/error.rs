@@ -8,6 +8,15 @@ pub enum StoreError {
     /// order version above 2147483647, a year past 9999). Nothing of the change is kept.
     #[error("the lifecycle event cannot be written: {0}")]
     Event(#[from] td_events::EventError),
+    /// An order belongs to the organisation its first recorded version names; an event
+    /// naming another one is refused with nothing written, so it cannot touch the first
+    /// organisation's tickets.
+    #[error("order {order_id} belongs to organisation {recorded} (fixed by its first version); this event names organisation {received}")]
+    OtherOrganisation {
+        order_id: String,
+        recorded: i64,
+        received: i64,
+    },
 }
 
 impl From<serde_json::Error> for StoreError {

@@ -92,6 +92,14 @@ pub async fn record_order_event<C: ConnectionTrait>(
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("order {} vanished", order.id)))?;
 
+    if row.organisation_id != order.organisation_id.0 {
+        return Err(StoreError::OtherOrganisation {
+            order_id: order.id.0.clone(),
+            recorded: row.organisation_id,
+            received: order.organisation_id.0,
+        });
+    }
+
     let latest = u32::try_from(row.latest_version).unwrap_or(0);
     let already_cancelled = row.status == OrderStatus::Cancelled.as_str();
     let newer = order.version > latest;

@@ -571,7 +571,9 @@ pub async fn a_rolled_back_transaction_leaves_nothing(db: DatabaseConnection) {
 pub async fn a_value_the_event_schema_cannot_hold_is_refused_and_records_nothing(
     db: DatabaseConnection,
 ) {
-    let too_new = confirmed("O9", i32::MAX as u32 + 1, 1);
+    // Past the intake's limits, which refuse it first; the store refuses it on its own too.
+    let mut too_new = confirmed("O9", 1, 1);
+    too_new.order.version = i32::MAX as u32 + 1;
     let far_future = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
     for (event, now) in [(too_new, Utc::now()), (confirmed("O9", 1, 1), far_future)] {
         let txn = db.begin().await.unwrap();
@@ -591,6 +593,57 @@ pub async fn a_value_the_event_schema_cannot_hold_is_refused_and_records_nothing
     }
 }
 
+/// The organisation of an order is fixed by its first version: a later event naming
+/// another one, newer or not, is refused with nothing written, and the first
+/// organisation's tickets stay as they were.
+pub async fn an_event_naming_another_organisation_is_refused_and_writes_nothing(
+    db: DatabaseConnection,
+) {
+    record(&db, &confirmed("O10", 1, 1)).await;
+    let before = counts(&db).await;
+    let versions = || async {
+        td_store::entity::order_version::Entity::find()
+            .count(&db)
+            .await
+            .unwrap()
+    };
+    let recorded_versions = versions().await;
+    let takeover = order("O10", 2, 1, "MISSING", "OrderCancelled", "CANCELLED");
+    for mut event in [takeover, confirmed("O10", 1, 1), confirmed("O10", 3, 2)] {
+        event.order.organisation_id = OrganisationId(2);
+        let txn = db.begin().await.unwrap();
+        let err = record_order_event(&txn, &event, &Origin::default(), Utc::now())
+            .await
+            .expect_err("another organisation");
+        txn.commit().await.unwrap();
+        assert!(
+            matches!(
+                &err,
+                StoreError::OtherOrganisation { order_id, recorded: 1, received: 2 }
+                    if order_id == "O10"
+            ),
+            "{err}"
+        );
+        assert_eq!(counts(&db).await, before);
+        assert_eq!(versions().await, recorded_versions);
+    }
+    let groups = search(
+        &db,
+        vec![eq(GroupField::OrderId, FilterValue::Text("O10".into()))],
+    )
+    .await;
+    assert!(groups.iter().all(|g| g.group.organisation_id == 1));
+    assert!(groups
+        .iter()
+        .flat_map(|g| &g.distributions)
+        .all(|d| d.status == "GENERATED"));
+    // The order's own organisation still moves it on.
+    assert!(matches!(
+        record(&db, &confirmed("O10", 2, 1)).await,
+        RecordOutcome::Applied { .. }
+    ));
+}
+
 macro_rules! contract_suite {
     ($backend:ident, $make:path) => {
         mod $backend {
@@ -605,6 +658,7 @@ macro_rules! contract_suite {
                 search_operators_paging_and_scope,
                 a_rolled_back_transaction_leaves_nothing,
                 a_value_the_event_schema_cannot_hold_is_refused_and_records_nothing,
+                an_event_naming_another_organisation_is_refused_and_writes_nothing,
             );
         }
     };

@@ -167,3 +167,37 @@ fn an_order_cancelled_event_parses() {
     sent.order.status = crate::order::OrderStatus::Cancelled;
     assert_eq!(parse_value(&json(&sent)), Ok(sent));
 }
+
+#[test]
+fn a_json_escaped_nul_and_a_five_digit_year_are_refused_at_their_paths() {
+    let mut value = json(&event(zone_order()));
+    value["order"]["travellers"][0]["name"] = "Ada\u{0}".into();
+    let text = serde_json::to_string(&value).unwrap();
+    assert!(text.contains(r"Ada\u0000"), "sent as a JSON escape");
+    let err = parse_order_event(text.as_bytes()).unwrap_err();
+    assert_eq!(
+        err,
+        OrderError::Invalid {
+            path: "order.travellers[0].name".into(),
+            reason: Violation::ControlCharacter {
+                code: 0,
+                position: 3
+            },
+        }
+    );
+
+    let mut value = json(&event(zone_order()));
+    value["order"]["orderLines"][0]["endOfValidity"] = "+10000-01-01T00:00:00Z".into();
+    let err = parse_value(&value).unwrap_err();
+    assert_eq!(err.path(), "order.orderLines[0].endOfValidity");
+    assert!(
+        matches!(
+            err,
+            OrderError::Invalid {
+                reason: Violation::YearOutOfRange { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

@@ -6,8 +6,17 @@
 //! events are neither duplicated nor reordered by a second relay. A crash after the
 //! broker acknowledged a batch but before the commit republishes that batch: consumers
 //! de-duplicate on `eventId` (the broker in use has no transactions to do better).
+//!
+//! A failure is either transient (database or broker unreachable: the batch is retried
+//! with backoff, nothing skipped) or permanent for one event (its payload cannot be
+//! encoded, or the broker refuses the message for what it is, e.g. too large). Such an
+//! event is parked in the outbox with its reason, counted in `td_quarantined_total` and
+//! logged once, and the relay goes on at once; the order's later events wait behind it.
+//! A message the broker refuses only at delivery may have later messages of its order in
+//! the same batch already delivered; one the producer refuses before sending has not.
 
 use rand::Rng;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use td_bus::{Message, MessageSink};
@@ -42,6 +51,8 @@ pub struct Relay {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     Published(usize),
+    /// This many events were parked (nothing was published); the next step goes on.
+    Parked(usize),
     /// Another replica holds the relay lock.
     NotLeader,
 }
@@ -84,11 +95,43 @@ impl Relay {
         if events.is_empty() {
             return Ok(Step::Published(0));
         }
-        let messages = events
-            .iter()
-            .map(|e| self.message(e))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.sink.publish(&messages).await?;
+        let mut messages = Vec::with_capacity(events.len());
+        let mut unencodable = Vec::new();
+        // Only an order's first failing event is parked; its later ones wait behind it.
+        let mut blocked = HashSet::new();
+        for event in &events {
+            match self.message(event) {
+                Ok(message) => messages.push(message),
+                Err(err) => {
+                    if blocked.insert(event.message_key.as_str()) {
+                        unencodable.push((event, err.to_string()));
+                    }
+                }
+            }
+        }
+        if !unencodable.is_empty() {
+            // Parked and committed before anything is published, so that the parking
+            // holds (and is logged once) even while the broker is down.
+            for (event, reason) in &unencodable {
+                outbox::park(&txn, event.id, reason, chrono::Utc::now()).await?;
+            }
+            txn.commit().await?;
+            for (event, reason) in &unencodable {
+                quarantined(event, "encode", reason);
+            }
+            return Ok(Step::Parked(unencodable.len()));
+        }
+        match self.sink.publish(&messages).await {
+            Ok(()) => {}
+            Err(td_bus::BusError::Rejected { index, reason }) => {
+                let event = &events[index];
+                outbox::park(&txn, event.id, &reason, chrono::Utc::now()).await?;
+                txn.commit().await?;
+                quarantined(event, "rejected", &reason);
+                return Ok(Step::Parked(1));
+            }
+            Err(err) => return Err(err.into()),
+        }
         metrics::counter!("td_outbox_published_total").increment(messages.len() as u64);
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
         outbox::mark_published(&txn, &ids, chrono::Utc::now()).await?;
@@ -127,6 +170,7 @@ impl Relay {
             }
             let wait = match self.step().await {
                 Ok(Step::Published(n)) if n as u64 == self.batch => Duration::ZERO,
+                Ok(Step::Parked(_)) => Duration::ZERO,
                 Ok(Step::Published(_)) => {
                     backoff = Duration::from_millis(100);
                     idle
@@ -146,4 +190,17 @@ impl Relay {
             }
         }
     }
+}
+
+/// Reports one parked event: once, at error level, and in `td_quarantined_total`.
+fn quarantined(event: &row::Model, reason_kind: &'static str, reason: &str) {
+    metrics::counter!("td_quarantined_total", "stage" => "outbox_relay", "reason" => reason_kind)
+        .increment(1);
+    tracing::error!(
+        outbox_id = event.id,
+        event_id = %event.event_id,
+        order_id = %event.message_key,
+        reason,
+        "outbox event parked: it can never be published; the order's later events wait behind it"
+    );
 }

@@ -303,3 +303,120 @@ async fn with_the_broker_stopped_nothing_is_lost_and_the_relay_catches_up() {
     // consumers de-duplicate on eventId. Nothing may be missing or out of order.
     assert_in_order_once(&written, &read, true);
 }
+
+/// Records `order`'s events after a row of the same order that the relay can never
+/// publish (planted by `poison`), and three other orders after that; runs the relay until
+/// the other orders' events are read. Returns what was read and the events of `order`.
+async fn relay_past_a_poisoned_row(
+    db: &DatabaseConnection,
+    env: &str,
+    order: &str,
+    poison: impl AsyncFnOnce(&DatabaseConnection),
+) -> (Vec<(String, String)>, HashMap<String, Vec<String>>) {
+    create_topics(&kafka(), env).await;
+    let prefix = &order[..order.len() - 4];
+    poison(db).await;
+    record_orders(db, prefix, 1).await;
+    record_orders(db, "OTHER", 3).await;
+    let mut written = outbox_order(db).await;
+    let of_order: Vec<String> = written.remove(order).expect("the order's events");
+    let settings = settings(&kafka(), &[]);
+    let sink: Arc<dyn MessageSink> = Arc::new(KafkaSink::new(&settings.kafka).unwrap());
+    let relay = order_listener::Relay::new(db.clone(), sink, env.to_owned());
+    let shutdown = CancellationToken::new();
+    let relaying = tokio::spawn(relay.run(Duration::from_millis(5), shutdown.clone()));
+    let total: usize = written.values().map(Vec::len).sum();
+    let read = read_all(&kafka(), env, total).await;
+    shutdown.cancel();
+    relaying.await.unwrap();
+    assert_in_order_once(&written, &read, false);
+    let mut rest = HashMap::new();
+    rest.insert(order.to_owned(), of_order);
+    (read, rest)
+}
+
+/// The parked row is the one planted, with its reason; the order's later events are
+/// neither published nor parked, they wait.
+async fn assert_parked_and_waiting(
+    db: &DatabaseConnection,
+    read: &[(String, String)],
+    order: &str,
+    reason_contains: &str,
+) -> row::Model {
+    assert!(
+        read.iter().all(|(key, _)| key != order),
+        "no event of {order} is published past its parked one"
+    );
+    let parked = td_store::outbox::parked(db).await.unwrap();
+    assert_eq!(parked.len(), 1, "one event parked: {parked:?}");
+    let parked = parked.into_iter().next().unwrap();
+    assert_eq!(parked.message_key, order);
+    assert!(parked.published_at.is_none());
+    let reason = parked.park_reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains(reason_contains),
+        "the reason names the error: {reason}"
+    );
+    let order_id = td_domain::ids::OrderId(order.to_owned());
+    for event in td_store::outbox::events_of_order(db, &order_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.id > parked.id)
+    {
+        assert!(event.published_at.is_none() && event.parked_at.is_none());
+    }
+    parked
+}
+
+#[tokio::test]
+async fn an_event_that_cannot_be_encoded_is_parked_and_only_its_order_waits() {
+    let db = td_testkit::postgres().await;
+    let env = format!("park{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let poison = async |db: &DatabaseConnection| {
+        use td_store::sea_orm::{ActiveModelTrait, ActiveValue::Set};
+        row::ActiveModel {
+            event_id: Set(uuid::Uuid::new_v4()),
+            topic: Set(TOPICS[0].to_owned()),
+            message_key: Set("PZN0000".to_owned()),
+            event_type: Set("TicketDistributionGroupCreated".to_owned()),
+            payload: Set(serde_json::json!({"not": "an event"})),
+            created_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .unwrap();
+    };
+    let (read, _) = relay_past_a_poisoned_row(&db.db, &env, "PZN0000", poison).await;
+    let parked = assert_parked_and_waiting(&db.db, &read, "PZN0000", "").await;
+    assert_eq!(parked.payload, serde_json::json!({"not": "an event"}));
+    assert!(!parked.park_reason.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_event_the_producer_refuses_as_too_large_is_parked_and_only_its_order_waits() {
+    let db = td_testkit::postgres().await;
+    let env = format!("big{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    // A valid event whose message exceeds what the producer sends (1 MB by default).
+    let poison = async |db: &DatabaseConnection| {
+        use td_store::sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+        record_orders(db, "HUGE", 1).await;
+        let first = row::Entity::find()
+            .order_by_asc(row::Column::Id)
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut payload = first.payload.clone();
+        payload["correlationId"] = serde_json::json!("x".repeat(1_100_000));
+        assert!(td_events::encode(&first.topic, &payload).is_ok());
+        let mut huge = first.into_active_model();
+        huge.message_key = Set("BIG0000".to_owned());
+        huge.event_id = Set(uuid::Uuid::new_v4());
+        huge.payload = Set(payload);
+        huge.update(db).await.unwrap();
+    };
+    let (read, _) = relay_past_a_poisoned_row(&db.db, &env, "BIG0000", poison).await;
+    assert_parked_and_waiting(&db.db, &read, "BIG0000", "MessageSizeTooLarge").await;
+}

@@ -2,6 +2,7 @@ use crate::KafkaSettings;
 use crate::{BusError, Message, MessageSink};
 use futures::future::BoxFuture;
 use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
@@ -84,18 +85,79 @@ impl MessageSink for KafkaSink {
                     .headers(headers);
                 match self.producer.send_result(record) {
                     Ok(delivery) => deliveries.push(delivery),
-                    Err((err, _)) => return Err(BusError::Kafka(err.to_string())),
+                    Err((err, _)) => return Err(classify(deliveries.len(), &err)),
                 }
             }
-            for delivery in deliveries {
+            for (index, delivery) in deliveries.into_iter().enumerate() {
                 match tokio::time::timeout(self.timeout, delivery).await {
                     Ok(Ok(Ok(_))) => {}
-                    Ok(Ok(Err((err, _)))) => return Err(BusError::Kafka(err.to_string())),
+                    Ok(Ok(Err((err, _)))) => return Err(classify(index, &err)),
                     Ok(Err(_)) => return Err(BusError::Kafka("delivery cancelled".into())),
                     Err(_) => return Err(BusError::Kafka("delivery timed out".into())),
                 }
             }
             Ok(())
         })
+    }
+}
+
+/// Whether a produce error is about the message itself (so retrying it can never succeed)
+/// or about the broker's reachability or state (so a retry may).
+pub(crate) fn classify(index: usize, err: &KafkaError) -> BusError {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    match err.rdkafka_error_code() {
+        Some(
+            Code::MessageSizeTooLarge
+            | Code::InvalidMessageSize
+            | Code::InvalidMessage
+            | Code::InvalidRecord
+            | Code::MessageBatchTooLarge,
+        ) => BusError::Rejected {
+            index,
+            reason: err.to_string(),
+        },
+        _ => BusError::Kafka(err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::types::RDKafkaErrorCode as Code;
+
+    fn rejected(code: Code) -> bool {
+        matches!(
+            classify(3, &KafkaError::MessageProduction(code)),
+            BusError::Rejected { index: 3, .. }
+        )
+    }
+
+    #[test]
+    fn a_message_the_broker_refuses_for_what_it_is_is_rejected() {
+        for code in [
+            Code::MessageSizeTooLarge,
+            Code::InvalidMessageSize,
+            Code::InvalidMessage,
+            Code::InvalidRecord,
+            Code::MessageBatchTooLarge,
+        ] {
+            assert!(rejected(code), "{code:?} is permanent");
+        }
+    }
+
+    #[test]
+    fn an_unreachable_or_busy_broker_is_transient() {
+        for code in [
+            Code::BrokerTransportFailure,
+            Code::AllBrokersDown,
+            Code::MessageTimedOut,
+            Code::RequestTimedOut,
+            Code::NotLeaderForPartition,
+            Code::UnknownTopicOrPartition,
+            Code::NotEnoughReplicas,
+            Code::QueueFull,
+        ] {
+            assert!(!rejected(code), "{code:?} is transient");
+        }
     }
 }

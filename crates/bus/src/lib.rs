@@ -29,8 +29,14 @@ pub struct Message {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
+    /// Transient: the broker is unreachable or slow; the same batch may succeed later.
     #[error("kafka: {0}")]
     Kafka(String),
+    /// Permanent for one message: the broker (or the producer, before sending) refuses the
+    /// message at `index` of the batch for what it is, e.g. larger than it accepts, so
+    /// publishing it again can never succeed. Messages before it may have been delivered.
+    #[error("kafka refused message {index} of the batch: {reason}")]
+    Rejected { index: usize, reason: String },
     #[error("writing the event log: {0}")]
     Io(#[from] std::io::Error),
     #[error("configuration: {0}")]

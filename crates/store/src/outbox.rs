@@ -5,6 +5,10 @@
 //! What is appended is a `td_events::Event`, built by its typed constructors; the row's
 //! payload is that event's JSON form, which the relay encodes with the Avro schema when it
 //! publishes.
+//!
+//! An event that can never be published (its payload cannot be encoded, or the broker
+//! refuses the message for what it is) is parked with its reason, and its order's later
+//! events wait behind it, so per-order order holds while every other order flows.
 
 use crate::entity::outbox;
 use crate::StoreError;
@@ -71,25 +75,35 @@ impl EventBatch {
     }
 }
 
-/// The oldest unpublished events, in publishing order.
+/// An order's events after a parked one of the same order wait behind it.
+const NOT_BEHIND_A_PARKED_EVENT: &str = "NOT EXISTS (SELECT 1 FROM outbox AS parked \
+     WHERE parked.message_key = outbox.message_key \
+     AND parked.parked_at IS NOT NULL AND parked.published_at IS NULL \
+     AND parked.id < outbox.id)";
+
+/// The oldest events ready to be published, in publishing order: neither parked nor behind
+/// a parked event of their order.
 pub async fn unpublished<C: ConnectionTrait>(
     conn: &C,
     limit: u64,
 ) -> Result<Vec<outbox::Model>, StoreError> {
     Ok(outbox::Entity::find()
         .filter(outbox::Column::PublishedAt.is_null())
+        .filter(outbox::Column::ParkedAt.is_null())
+        .filter(sea_orm::sea_query::Expr::cust(NOT_BEHIND_A_PARKED_EVENT))
         .order_by_asc(outbox::Column::Id)
         .limit(limit)
         .all(conn)
         .await?)
 }
 
-/// When the oldest event still waiting to be published was written.
+/// When the oldest event still waiting to be published (parked ones aside) was written.
 pub async fn oldest_unpublished_at<C: ConnectionTrait>(
     conn: &C,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     Ok(outbox::Entity::find()
         .filter(outbox::Column::PublishedAt.is_null())
+        .filter(outbox::Column::ParkedAt.is_null())
         .order_by_asc(outbox::Column::Id)
         .one(conn)
         .await?
@@ -116,6 +130,38 @@ pub async fn mark_published<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Parks the event `id`: it is not published, and its order's later events wait behind it.
+pub async fn park<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::ParkedAt,
+            sea_orm::sea_query::Expr::value(at),
+        )
+        .col_expr(
+            outbox::Column::ParkReason,
+            sea_orm::sea_query::Expr::value(reason),
+        )
+        .filter(outbox::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The parked events, oldest first.
+pub async fn parked<C: ConnectionTrait>(conn: &C) -> Result<Vec<outbox::Model>, StoreError> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::ParkedAt.is_not_null())
+        .filter(outbox::Column::PublishedAt.is_null())
+        .order_by_asc(outbox::Column::Id)
+        .all(conn)
+        .await?)
+}
+
 /// Every event of an order, oldest first (for tests and diagnostics).
 pub async fn events_of_order<C: ConnectionTrait>(
     conn: &C,
@@ -128,11 +174,12 @@ pub async fn events_of_order<C: ConnectionTrait>(
         .await?)
 }
 
-/// How many events wait to be published.
+/// How many events wait to be published (parked ones aside; those behind them count).
 pub async fn backlog<C: ConnectionTrait>(conn: &C) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(outbox::Entity::find()
         .filter(outbox::Column::PublishedAt.is_null())
+        .filter(outbox::Column::ParkedAt.is_null())
         .count(conn)
         .await?)
 }

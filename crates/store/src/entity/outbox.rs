@@ -16,6 +16,11 @@ pub struct Model {
     pub traceparent: Option<String>,
     pub created_at: DateTimeUtc,
     pub published_at: Option<DateTimeUtc>,
+    /// Set when the event can never be published; the order's later events wait behind it.
+    pub parked_at: Option<DateTimeUtc>,
+    /// Why the event was parked (the encoder's or the broker's error).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub park_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod m0002_nod;
 mod m0003_pdf;
 mod m0004_mail;
 mod m0005_trace_context;
+mod m0006_outbox_parking;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_pdf::Migration),
             Box::new(m0004_mail::Migration),
             Box::new(m0005_trace_context::Migration),
+            Box::new(m0006_outbox_parking::Migration),
         ]
     }
 }

@@ -3,6 +3,11 @@
 //! cursor it ends at, so a crash re-reads the page (a repeated entry changes nothing) and
 //! no entry is skipped. On PostgreSQL one replica follows at a time (a transaction-scoped
 //! advisory lock held while the page is read and applied).
+//!
+//! An entry that cannot be applied for what it is (a corrupt ticket row, a status this
+//! version does not know) is parked in `nod_feed_quarantine` with its reason, in the same
+//! transaction, counted in `td_quarantined_total` and logged once; the page goes on. A
+//! database failure aborts the page, which is read again later.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +15,7 @@ use td_domain::ids::TicketDistributionId;
 use td_domain::status::TdEvent;
 use td_nod::{Cursor, Nod, TransactionKind};
 use td_store::nod::{self as store, NodChange};
-use td_store::DatabaseConnection;
+use td_store::{DatabaseConnection, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
 const FEED_LOCK: i64 = 7_346_024;
@@ -30,6 +35,17 @@ fn event_of(kind: TransactionKind) -> TdEvent {
     }
 }
 
+/// The `reason` label of a parked entry (the kind of error; the log and the row say more).
+fn reason_label(err: &td_store::StoreError) -> &'static str {
+    use td_store::StoreError;
+    match err {
+        StoreError::Db(_) => "database",
+        StoreError::Corrupt(_) => "corrupt",
+        StoreError::Event(_) => "event",
+        StoreError::OtherOrganisation { .. } => "other_organisation",
+    }
+}
+
 impl FeedFollower {
     /// Reads and applies one page; returns how many entries it held (None: another
     /// replica follows the feed now).
@@ -39,6 +55,7 @@ impl FeedFollower {
         };
         let cursor = store::feed_cursor(&txn).await?.map(Cursor::new);
         let entries = self.nod.transactions(cursor.as_ref(), self.page).await?;
+        let mut parked = Vec::new();
         for entry in &entries {
             let Ok(id) = entry.client_reference.parse() else {
                 tracing::warn!(client_reference = %entry.client_reference, "NOD feed entry for an order group that is not ours; skipped");
@@ -53,12 +70,34 @@ impl FeedFollower {
                 traceparent: None,
                 at: entry.at,
             };
-            store::apply_change(&txn, &change).await?;
+            // A savepoint, so that a failed entry leaves the page's transaction usable.
+            let attempt = txn.begin().await?;
+            match store::apply_change(&attempt, &change).await {
+                Ok(_) => attempt.commit().await?,
+                Err(err) if err.is_transient() => return Err(err.into()),
+                Err(err) => {
+                    attempt.rollback().await?;
+                    let reason = err.to_string();
+                    let json = serde_json::to_value(entry)?;
+                    store::quarantine_feed_entry(&txn, json, &reason, chrono::Utc::now()).await?;
+                    parked.push((entry, reason_label(&err), reason));
+                }
+            }
         }
         if let Some(last) = entries.last() {
             store::save_feed_cursor(&txn, last.cursor.as_str(), chrono::Utc::now()).await?;
         }
         txn.commit().await?;
+        for (entry, label, reason) in parked {
+            metrics::counter!("td_quarantined_total", "stage" => "nod_feed", "reason" => label)
+                .increment(1);
+            tracing::error!(
+                client_reference = %entry.client_reference,
+                cursor = %entry.cursor.as_str(),
+                reason,
+                "NOD feed entry parked: it cannot be applied; the feed goes on"
+            );
+        }
         Ok(Some(entries.len()))
     }
 

@@ -74,3 +74,59 @@ async fn a_ticket_expires_when_nod_says_its_validity_ended() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_entry_that_cannot_be_applied_is_parked_and_the_feed_goes_on() {
+    use td_store::sea_orm::sea_query::Expr;
+    use td_store::sea_orm::{ColumnTrait, QueryFilter};
+    let rig = Rig::start().await;
+    rig.record(&family("FEEDQ")).await;
+    rig.settle_all().await;
+    let tickets = rig.tickets("FEEDQ").await;
+    let nod = |i: usize| OrderGroupId::new(tickets[i].nod_order_group_id.clone().unwrap());
+    rig.simulator.pickup(&nod(0)).unwrap();
+    rig.simulator.pickup(&nod(1)).unwrap();
+    rig.simulator.cancel_outside(&nod(2)).unwrap();
+    // The first entry's ticket holds a status no version of the service wrote.
+    td_store::entity::ticket_distribution::Entity::update_many()
+        .col_expr(
+            td_store::entity::ticket_distribution::Column::Status,
+            Expr::value("NOT_A_STATUS"),
+        )
+        .filter(td_store::entity::ticket_distribution::Column::Id.eq(tickets[0].id))
+        .exec(&rig.db)
+        .await
+        .unwrap();
+
+    let applied = rig.feed.step().await.unwrap();
+    assert!(applied.unwrap_or(0) >= 3, "{applied:?}");
+    assert_eq!(rig.ticket(tickets[1].id).await.status, "PICKED_UP");
+    assert_eq!(
+        rig.ticket(tickets[2].id).await.status,
+        "CANCELLED_EXTERNALLY"
+    );
+    let parked = td_store::nod::quarantined_feed_entries(&rig.db)
+        .await
+        .unwrap();
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    assert_eq!(
+        parked[0].entry["clientReference"],
+        tickets[0].id.to_string().as_str()
+    );
+    assert_eq!(parked[0].entry["kind"], "PICKED_UP");
+    assert!(
+        parked[0].reason.contains("NOT_A_STATUS"),
+        "{}",
+        parked[0].reason
+    );
+    assert_eq!(rig.ticket(tickets[0].id).await.status, "NOT_A_STATUS");
+    // The cursor moved past the page: the next one is empty and nothing is parked again.
+    assert_eq!(rig.feed.step().await.unwrap(), Some(0));
+    assert_eq!(
+        td_store::nod::quarantined_feed_entries(&rig.db)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -24,3 +24,12 @@ impl From<serde_json::Error> for StoreError {
         Self::Corrupt(err.to_string())
     }
 }
+
+impl StoreError {
+    /// Whether retrying the same work may succeed: the database failed or could not be
+    /// reached. Every other error is about the data itself (a corrupt row, a value an event
+    /// cannot hold, another organisation's order) and repeats as long as that data does.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Db(_))
+    }
+}

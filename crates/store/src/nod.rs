@@ -1,6 +1,7 @@
 //! What NOD distribution reads and writes: the tickets due for a NOD job, each status change
 //! NOD causes (handed to `transition`, which writes it with its event and any order-version
-//! milestone, in the caller's transaction), and the transaction feed's cursor.
+//! milestone, in the caller's transaction), the transaction feed's cursor and the feed
+//! entries that could not be applied (`quarantine_feed_entry`).
 //!
 //! No job is lost between PostgreSQL and the job queue: the queue is fed by a dispatcher
 //! that reads what is due here (`due_jobs`), enqueues it and then stamps `nod_enqueued_at`.
@@ -8,7 +9,9 @@
 //! (a crashed queue, a dead letter) is enqueued again once `redispatch_after` has passed
 //! while the ticket is still waiting. Jobs are idempotent, so an extra one changes nothing.
 
-use crate::entity::{group, nod_feed, order, order_version, ticket_distribution as td};
+use crate::entity::{
+    group, nod_feed, nod_feed_quarantine, order, order_version, ticket_distribution as td,
+};
 use crate::outbox::EventBatch;
 use crate::transition::{self, Change};
 use crate::StoreError;
@@ -388,4 +391,33 @@ pub async fn save_feed_cursor<C: ConnectionTrait>(
     .exec_without_returning(conn)
     .await?;
     Ok(())
+}
+
+/// Parks a feed entry that cannot be applied (`entry` is its JSON form), in the transaction
+/// of its page and cursor, so that the feed goes on past it.
+pub async fn quarantine_feed_entry<C: ConnectionTrait>(
+    conn: &C,
+    entry: serde_json::Value,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    nod_feed_quarantine::Entity::insert(nod_feed_quarantine::ActiveModel {
+        entry: Set(entry),
+        reason: Set(reason.to_owned()),
+        quarantined_at: Set(at),
+        ..Default::default()
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// The parked feed entries, oldest first.
+pub async fn quarantined_feed_entries<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<Vec<nod_feed_quarantine::Model>, StoreError> {
+    Ok(nod_feed_quarantine::Entity::find()
+        .order_by_asc(nod_feed_quarantine::Column::Id)
+        .all(conn)
+        .await?)
 }

@@ -4,6 +4,7 @@ pub mod group;
 pub mod group_order_version;
 pub mod idempotency_record;
 pub mod nod_feed;
+pub mod nod_feed_quarantine;
 pub mod order;
 pub mod order_version;
 pub mod outbox;

@@ -9,6 +9,7 @@ mod m0003_pdf;
 mod m0004_mail;
 mod m0005_trace_context;
 mod m0006_outbox_parking;
+mod m0007_nod_feed_quarantine;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_mail::Migration),
             Box::new(m0005_trace_context::Migration),
             Box::new(m0006_outbox_parking::Migration),
+            Box::new(m0007_nod_feed_quarantine::Migration),
         ]
     }
 }

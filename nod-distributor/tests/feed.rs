@@ -77,9 +77,19 @@ async fn a_ticket_expires_when_nod_says_its_validity_ended() {
 
 #[tokio::test]
 async fn an_entry_that_cannot_be_applied_is_parked_and_the_feed_goes_on() {
+    an_entry_that_cannot_be_applied_is_parked(Rig::start().await).await;
+}
+
+/// The same on PostgreSQL, where the page runs under the feed's advisory lock and each entry
+/// under a savepoint of the page's transaction.
+#[tokio::test]
+async fn on_postgres_an_entry_that_cannot_be_applied_is_parked_and_the_feed_goes_on() {
+    an_entry_that_cannot_be_applied_is_parked(Rig::on_postgres().await).await;
+}
+
+async fn an_entry_that_cannot_be_applied_is_parked(rig: Rig) {
     use td_store::sea_orm::sea_query::Expr;
     use td_store::sea_orm::{ColumnTrait, QueryFilter};
-    let rig = Rig::start().await;
     rig.record(&family("FEEDQ")).await;
     rig.settle_all().await;
     let tickets = rig.tickets("FEEDQ").await;

@@ -40,7 +40,15 @@ impl Rig {
     }
 
     pub async fn with_redispatch_after(redispatch_after: Duration) -> Self {
-        let db = td_testkit::sqlite().await.db;
+        Self::on(td_testkit::sqlite().await.db, redispatch_after).await
+    }
+
+    /// The same rig on a PostgreSQL database of its own.
+    pub async fn on_postgres() -> Self {
+        Self::on(td_testkit::postgres().await.db, Duration::from_secs(300)).await
+    }
+
+    async fn on(db: DatabaseConnection, redispatch_after: Duration) -> Self {
         let queue = Arc::new(
             InMemoryQueue::new(QueueConfig {
                 retry_base_ms: 1,

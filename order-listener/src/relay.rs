@@ -123,7 +123,7 @@ impl Relay {
         }
         match self.sink.publish(&messages).await {
             Ok(()) => {}
-            Err(td_bus::BusError::Rejected { index, reason }) => {
+            Err(td_bus::BusError::Rejected { index, reason }) if index < events.len() => {
                 let event = &events[index];
                 outbox::park(&txn, event.id, &reason, chrono::Utc::now()).await?;
                 txn.commit().await?;

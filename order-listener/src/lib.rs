@@ -3,6 +3,7 @@
 //! Kafka. Bad events go to the dead-letter topic; nothing here talks to NOD, renders or
 //! mails, and nothing here serves gRPC.
 
+pub mod batch;
 pub mod consumer;
 pub mod intake;
 pub mod relay;
@@ -70,6 +71,10 @@ impl App {
             self.settings.intake.clone(),
         ));
         let consumer = consumer::create(&self.settings)?;
+        let bounds = batch::BatchBounds {
+            max_messages: self.settings.order_listener.batch_max_messages,
+            max_bytes: self.settings.order_listener.batch_max_bytes,
+        };
         let relay_sink: Arc<dyn MessageSink> = self.sink.clone();
         let relay = Relay::new(
             self.db.clone(),
@@ -90,7 +95,7 @@ impl App {
                 vec![
                     Component::looping(
                         "Kafka consumer",
-                        consumer::run(consumer, intake, shutdown.clone()),
+                        consumer::run(consumer, intake, bounds, shutdown.clone()),
                     ),
                     Component::looping("outbox relay", relay.run(RELAY_IDLE, shutdown.clone())),
                 ],

@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod consumer;
+pub mod dead_letter;
 pub mod intake;
 pub mod relay;
 
@@ -64,12 +65,21 @@ impl App {
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let dead_letters: Arc<dyn MessageSink> = self.sink.clone();
-        let intake = Arc::new(Intake::new(
-            self.db.clone(),
-            dead_letters,
-            self.settings.topic("order-events") + "-dlq",
-            self.settings.intake.clone(),
-        ));
+        let intake = Arc::new(
+            Intake::new(
+                self.db.clone(),
+                dead_letters,
+                self.settings.topic("order-events") + "-dlq",
+                self.settings.intake.clone(),
+            )
+            .with_dead_letter_max_bytes(
+                // Checked when the settings were loaded.
+                self.settings
+                    .kafka
+                    .producer_message_max_bytes()
+                    .unwrap_or(td_bus::DEFAULT_MESSAGE_MAX_BYTES),
+            ),
+        );
         let consumer = consumer::create(&self.settings)?;
         let bounds = batch::BatchBounds {
             max_messages: self.settings.order_listener.batch_max_messages,

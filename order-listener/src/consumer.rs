@@ -1,8 +1,9 @@
 //! The Kafka consumer of `order-events-<env>`. Auto-commit is off: messages are taken in
-//! bounded batches, each batch is processed (one lane per order key, lanes in parallel,
+//! batches bounded in count and bytes (`crate::batch`), each batch is processed (one lane per order key, lanes in parallel,
 //! an order's events in order), and only then are the batch's offsets committed. A crash
 //! before the commit redelivers the batch, which the intake's idempotence makes harmless.
 
+use crate::batch::{BatchBounds, BatchFill};
 use crate::intake::{Incoming, Intake};
 use futures::future::join_all;
 use rand::Rng;
@@ -17,8 +18,6 @@ use std::time::Duration;
 use td_settings::Settings;
 use tokio_util::sync::CancellationToken;
 
-/// Most messages taken before they are processed and committed.
-const BATCH: usize = 1024;
 /// How long a batch waits to fill once it has its first message.
 const LINGER: Duration = Duration::from_millis(5);
 /// Lanes processed in parallel, each in one transaction; bounded by the database pool.
@@ -92,26 +91,60 @@ fn lane_of(key: Option<&[u8]>) -> usize {
     (hasher.finish() % LANES as u64) as usize
 }
 
+/// What a message weighs in a batch: key, payload and headers.
+fn size_of(m: &BorrowedMessage<'_>) -> usize {
+    let headers: usize = m
+        .headers()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len))
+                .sum()
+        })
+        .unwrap_or(0);
+    m.key_len() + m.payload_len() + headers
+}
+
 /// Consumes until shutdown. Returns after committing what was processed.
-pub async fn run(consumer: OrderConsumer, intake: Arc<Intake>, shutdown: CancellationToken) {
+pub async fn run(
+    consumer: OrderConsumer,
+    intake: Arc<Intake>,
+    bounds: BatchBounds,
+    shutdown: CancellationToken,
+) {
+    // A message taken that did not fit the last batch opens the next one.
+    let mut carried: Option<BorrowedMessage<'_>> = None;
     loop {
-        let first = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            m = consumer.recv() => m,
-        };
-        let first = match first {
-            Ok(m) => m,
-            Err(err) => {
-                tracing::warn!(error = %err, "Kafka consumer error");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
+        let first = match carried.take() {
+            Some(m) => m,
+            None => {
+                let first = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    m = consumer.recv() => m,
+                };
+                match first {
+                    Ok(m) => m,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "Kafka consumer error");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                }
             }
         };
+        let mut fill = BatchFill::new(bounds);
+        fill.offer(size_of(&first));
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + LINGER;
-        while batch.len() < BATCH {
+        while !fill.is_full() {
             match tokio::time::timeout_at(deadline, consumer.recv()).await {
-                Ok(Ok(m)) => batch.push(m),
+                Ok(Ok(m)) => {
+                    if fill.offer(size_of(&m)) {
+                        batch.push(m);
+                    } else {
+                        carried = Some(m);
+                        break;
+                    }
+                }
                 Ok(Err(err)) => {
                     tracing::warn!(error = %err, "Kafka consumer error");
                     break;

@@ -3,9 +3,10 @@
 //! it on the dead-letter topic with the reason. Shared by the Kafka consumer and the
 //! embedded default's intake.
 
+use crate::dead_letter::{self, DeadLetter};
 use chrono::Utc;
 use std::sync::Arc;
-use td_bus::{Message, MessageSink};
+use td_bus::MessageSink;
 use td_domain::Limits;
 use td_store::record::{record_order_event, Origin, RecordOutcome};
 use td_store::{DatabaseConnection, TransactionTrait};
@@ -47,6 +48,7 @@ pub struct Intake {
     dead_letters: Arc<dyn MessageSink>,
     dlq_topic: String,
     limits: Limits,
+    dead_letter_max_bytes: usize,
 }
 
 impl Intake {
@@ -62,7 +64,15 @@ impl Intake {
             dead_letters,
             dlq_topic,
             limits,
+            dead_letter_max_bytes: td_bus::DEFAULT_MESSAGE_MAX_BYTES,
         }
+    }
+
+    /// The largest dead letter the sink accepts (the producer's `message.max.bytes`); a
+    /// larger one is cut to fit. librdkafka's default unless set.
+    pub fn with_dead_letter_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.dead_letter_max_bytes = max_bytes;
+        self
     }
 
     /// Processes one event. `Ok` means the event is consumed (recorded, ignored as already
@@ -162,26 +172,16 @@ impl Intake {
     ) -> Result<IntakeOutcome, IntakeError> {
         tracing::warn!(source = %incoming.source, %reason, "order event dead-lettered");
         metrics::counter!("td_order_events_total", "outcome" => "dead_lettered").increment(1);
-        let payload = incoming.payload.unwrap_or_default().to_vec();
-        let readable = serde_json::json!({
-            "reason": reason,
-            "source": incoming.source,
-            "payload": String::from_utf8_lossy(&payload),
-        });
-        let mut headers = vec![("reason".to_owned(), header_safe(&reason))];
-        if !incoming.source.is_empty() {
-            headers.push(("source".to_owned(), incoming.source.clone()));
-        }
-        let message = Message {
-            topic: self.dlq_topic.clone(),
-            key: incoming
-                .key
-                .map(|k| String::from_utf8_lossy(k).into_owned())
-                .unwrap_or_default(),
-            payload,
-            headers,
-            readable: Some(readable),
-        };
+        let message = dead_letter::message(
+            DeadLetter {
+                topic: &self.dlq_topic,
+                key: incoming.key,
+                payload: incoming.payload.unwrap_or_default(),
+                source: &incoming.source,
+                reason: &reason,
+            },
+            self.dead_letter_max_bytes,
+        );
         self.dead_letters
             .publish(std::slice::from_ref(&message))
             .await?;
@@ -215,13 +215,4 @@ fn usable(
         }
     }
     Ok(event)
-}
-
-/// A header value on one line and of bounded size.
-fn header_safe(reason: &str) -> String {
-    let one_line: String = reason
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    one_line.chars().take(1000).collect()
 }

@@ -3,7 +3,9 @@
 //! Kafka. Bad events go to the dead-letter topic; nothing here talks to NOD, renders or
 //! mails, and nothing here serves gRPC.
 
+pub mod batch;
 pub mod consumer;
+pub mod dead_letter;
 pub mod intake;
 pub mod relay;
 
@@ -63,13 +65,26 @@ impl App {
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let dead_letters: Arc<dyn MessageSink> = self.sink.clone();
-        let intake = Arc::new(Intake::new(
-            self.db.clone(),
-            dead_letters,
-            self.settings.topic("order-events") + "-dlq",
-            self.settings.intake.clone(),
-        ));
+        let intake = Arc::new(
+            Intake::new(
+                self.db.clone(),
+                dead_letters,
+                self.settings.topic("order-events") + "-dlq",
+                self.settings.intake.clone(),
+            )
+            .with_dead_letter_max_bytes(
+                // Checked when the settings were loaded.
+                self.settings
+                    .kafka
+                    .producer_message_max_bytes()
+                    .unwrap_or(td_bus::DEFAULT_MESSAGE_MAX_BYTES),
+            ),
+        );
         let consumer = consumer::create(&self.settings)?;
+        let bounds = batch::BatchBounds {
+            max_messages: self.settings.order_listener.batch_max_messages,
+            max_bytes: self.settings.order_listener.batch_max_bytes,
+        };
         let relay_sink: Arc<dyn MessageSink> = self.sink.clone();
         let relay = Relay::new(
             self.db.clone(),
@@ -90,7 +105,7 @@ impl App {
                 vec![
                     Component::looping(
                         "Kafka consumer",
-                        consumer::run(consumer, intake, shutdown.clone()),
+                        consumer::run(consumer, intake, bounds, shutdown.clone()),
                     ),
                     Component::looping("outbox relay", relay.run(RELAY_IDLE, shutdown.clone())),
                 ],

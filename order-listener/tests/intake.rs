@@ -236,3 +236,85 @@ async fn an_event_naming_another_organisation_is_dead_lettered_and_the_rest_reco
         "{tickets:?}"
     );
 }
+
+/// Refuses what the Kafka producer refuses: a message whose key, payload and headers pass
+/// `limit` bytes.
+struct Bounded {
+    limit: usize,
+    kept: Mutex<Vec<Message>>,
+}
+
+impl MessageSink for Bounded {
+    fn publish<'a>(&'a self, batch: &'a [Message]) -> BoxFuture<'a, Result<(), BusError>> {
+        Box::pin(async move {
+            for m in batch {
+                let headers: usize = m.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+                let size = m.key.len() + m.payload.len() + headers;
+                if size > self.limit {
+                    return Err(BusError::Kafka(format!(
+                        "Broker: Message size too large ({size} bytes)"
+                    )));
+                }
+            }
+            self.kept.lock().unwrap().extend_from_slice(batch);
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_dead_letter_that_would_pass_the_producers_limit_is_truncated_and_the_rest_recorded() {
+    let db = td_testkit::postgres().await;
+    let dead_letters = Arc::new(Bounded {
+        limit: 1_000_000,
+        kept: Mutex::default(),
+    });
+    // librdkafka's default limit, since the producer properties set none.
+    let intake = Intake::new(
+        db.db.clone(),
+        dead_letters.clone(),
+        "dlq".to_owned(),
+        Limits::default(),
+    );
+    // An event as large as the producer takes, refused for its correlation id's length:
+    // its dead letter's headers would take it past the limit.
+    let mut huge: serde_json::Value = serde_json::from_slice(&event("HUGE1", 1)).unwrap();
+    huge["correlationId"] = "".into();
+    let base = serde_json::to_vec(&huge).unwrap().len();
+    huge["correlationId"] = "x".repeat(999_950 - base).into();
+    let huge = serde_json::to_vec(&huge).unwrap();
+    assert_eq!(huge.len(), 999_950);
+    let fine = event("FINE4", 1);
+
+    let outcomes = intake
+        .process_all(&[incoming("HUGE1", &huge), incoming("FINE4", &fine)])
+        .await
+        .expect("the dead letter is published, not retried");
+
+    assert!(
+        matches!(&outcomes[0], IntakeOutcome::DeadLettered { reason } if reason.contains("correlationId")),
+        "{:?}",
+        outcomes[0]
+    );
+    assert!(
+        matches!(
+            &outcomes[1],
+            IntakeOutcome::Recorded(RecordOutcome::Applied { .. })
+        ),
+        "{:?}",
+        outcomes[1]
+    );
+    let published = dead_letters.kept.lock().unwrap().clone();
+    assert_eq!(published.len(), 1);
+    let letter = &published[0];
+    assert_eq!(letter.key, "HUGE1");
+    let truncated = letter
+        .headers
+        .iter()
+        .find(|(name, _)| name == "truncated")
+        .map(|(_, value)| value.as_str());
+    assert_eq!(truncated, Some("999950"));
+    assert!(reason_header(letter).contains("correlationId"));
+    assert!(letter.payload.len() > 990_000, "{}", letter.payload.len());
+    assert_eq!(letter.payload[..], huge[..letter.payload.len()]);
+}

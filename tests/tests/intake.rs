@@ -240,6 +240,36 @@ async fn garbage_goes_to_the_dead_letter_topic_and_the_next_event_is_processed()
 }
 
 #[tokio::test]
+async fn an_unusable_event_of_the_largest_size_is_dead_lettered_truncated_and_the_next_processed() {
+    let stack = Stack::start().await;
+    let producer = Stack::producer();
+    // As large as the producer sends, so its dead letter's headers take it past the limit.
+    let huge = vec![b'x'; 999_900];
+    stack.produce(&producer, "HUGE", &huge).await;
+
+    let dlq = stack
+        .read(
+            &format!("order-events-{}-dlq", stack.env),
+            1,
+            Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(dlq.len(), 1, "dead-lettered, not retried for ever");
+    assert_eq!(dlq[0].key, "HUGE");
+    assert_eq!(dlq[0].headers["truncated"], "999900");
+    assert!(!dlq[0].headers["reason"].is_empty());
+    assert!(dlq[0].payload.len() > 990_000 && dlq[0].payload.len() < huge.len());
+    assert!(dlq[0].payload.iter().all(|&b| b == b'x'));
+    // The consumer moved on: an order produced afterwards is recorded.
+    stack
+        .produce(&producer, "DEMO0002", EXAMPLES[1].as_bytes())
+        .await;
+    stack
+        .wait_for_groups("DEMO0002", 1, Duration::from_secs(30))
+        .await;
+}
+
+#[tokio::test]
 async fn generate_returns_the_groups_or_says_why_not() {
     let stack = Stack::start().await;
     let producer = Stack::producer();

@@ -9,7 +9,7 @@ mod settings;
 
 pub use file::FileSink;
 pub use kafka::{client_config, KafkaSink};
-pub use settings::{KafkaSettings, SecurityProtocol};
+pub use settings::{KafkaSettings, SecurityProtocol, DEFAULT_MESSAGE_MAX_BYTES};
 
 use futures::future::BoxFuture;
 

@@ -46,7 +46,27 @@ impl SecurityProtocol {
     }
 }
 
+/// librdkafka's default `message.max.bytes`.
+pub const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
+
 impl KafkaSettings {
+    /// The largest message the producer accepts (key, payload and headers): the producer's
+    /// `message.max.bytes` if set, else librdkafka's default. `Err` names what is wrong with
+    /// a value that is set.
+    pub fn producer_message_max_bytes(&self) -> Result<usize, String> {
+        match self
+            .producer_properties()
+            .into_iter()
+            .find(|(k, _)| k == "message.max.bytes")
+        {
+            None => Ok(DEFAULT_MESSAGE_MAX_BYTES),
+            Some((_, v)) => match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!("`{v}` is not a positive number of bytes")),
+            },
+        }
+    }
+
     pub fn producer_properties(&self) -> Vec<(String, String)> {
         librdkafka_names(&self.producer)
     }

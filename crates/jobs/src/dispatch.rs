@@ -59,7 +59,9 @@ pub trait Due: Send + Sync + 'static {
         limit: u64,
     ) -> impl Future<Output = anyhow::Result<Vec<(Self::Key, Job)>>> + Send;
 
-    /// Stamps `enqueued` as enqueued at `now` and ends the pass.
+    /// Stamps `enqueued` as enqueued at `now` and ends the pass; it includes the jobs the
+    /// queue refused for good, so that they wait a redispatch delay before being offered
+    /// again.
     fn mark_enqueued(
         &self,
         pass: Self::Pass,
@@ -84,9 +86,14 @@ impl<D: Due> Dispatcher<D> {
         };
         let now = Utc::now();
         let jobs = self.due.fetch(&pass, now, self.batch).await?;
-        let enqueued = enqueue_all(self.queue.as_ref(), &self.stream, jobs).await;
-        self.due.mark_enqueued(pass, &enqueued, now).await?;
-        Ok(enqueued.len())
+        let report = enqueue_all(self.queue.as_ref(), &self.stream, jobs).await;
+        let handled = report.enqueued.len() + report.refused.len();
+        // A refused job is stamped too: it is not offered again before the worker's
+        // redispatch delay, so it cannot fill every pass's batch.
+        let mut stamped = report.enqueued;
+        stamped.extend(report.refused);
+        self.due.mark_enqueued(pass, &stamped, now).await?;
+        Ok(handled)
     }
 
     /// Passes until `shutdown`: at once after a full batch, after `idle` otherwise.
@@ -123,5 +130,70 @@ pub async fn repeat_passes<F, Fut>(
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{InMemoryQueue, QueueConfig};
+    use std::sync::Mutex;
+
+    /// Always the same three items due; remembers what was stamped.
+    struct Fixed {
+        jobs: Vec<(u32, Job)>,
+        stamped: Mutex<Vec<u32>>,
+    }
+
+    impl Due for Fixed {
+        type Key = u32;
+        type Pass = ();
+        const WHAT: &'static str = "test dispatch";
+
+        async fn begin(&self) -> anyhow::Result<Option<()>> {
+            Ok(Some(()))
+        }
+
+        async fn fetch(&self, _: &(), _: DateTime<Utc>, _: u64) -> anyhow::Result<Vec<(u32, Job)>> {
+            Ok(self.jobs.clone())
+        }
+
+        async fn mark_enqueued(
+            &self,
+            _: (),
+            enqueued: &[u32],
+            _: DateTime<Utc>,
+        ) -> anyhow::Result<()> {
+            self.stamped.lock().unwrap().extend_from_slice(enqueued);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pass_stamps_a_refused_job_with_the_enqueued_ones() {
+        let queue = InMemoryQueue::new(QueueConfig {
+            max_payload_bytes: 64,
+            ..QueueConfig::default()
+        })
+        .unwrap();
+        let small = |n: u32| Job::new("test.work", serde_json::json!({ "n": n }));
+        let huge = Job::new("test.work", serde_json::json!({ "blob": "x".repeat(100) }));
+        let dispatcher = Dispatcher {
+            due: Fixed {
+                jobs: vec![(1, small(1)), (2, huge), (3, small(3))],
+                stamped: Mutex::default(),
+            },
+            queue: Arc::new(queue),
+            stream: "work".to_owned(),
+            batch: 3,
+        };
+        assert_eq!(
+            dispatcher.pass().await.unwrap(),
+            3,
+            "a full batch: more may be due"
+        );
+        assert_eq!(*dispatcher.due.stamped.lock().unwrap(), [1, 3, 2]);
+        let stats = dispatcher.queue.stats("work", "g").await.unwrap();
+        assert_eq!(stats.depth(), 2);
     }
 }

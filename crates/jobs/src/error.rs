@@ -23,3 +23,11 @@ pub enum JobError {
     #[error("unexpected reply from redis: {0}")]
     Protocol(String),
 }
+
+impl JobError {
+    /// Whether the queue refuses the job for what it is (too large, an invalid dedup key),
+    /// so that offering it again changes nothing; other errors pass with time.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::TooLarge { .. } | Self::Invalid(_))
+    }
+}

@@ -65,25 +65,45 @@ pub(crate) fn deadline_after(block_timeout: std::time::Duration) -> tokio::time:
         .unwrap_or_else(|| now + std::time::Duration::from_secs(365 * 24 * 3600))
 }
 
-/// Enqueues `jobs` on `stream` in order until one cannot go in (a full queue, Redis
-/// unreachable: the rest waits for the producer's next pass); returns the keys of those that
-/// went in, duplicates included.
+/// What `enqueue_all` did with the jobs it was given, by key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnqueueReport<K> {
+    /// The jobs that went in, duplicates included.
+    pub enqueued: Vec<K>,
+    /// The jobs the queue refuses for what they are (too large, invalid), whenever they
+    /// are offered; each was logged at error level with the reason.
+    pub refused: Vec<K>,
+}
+
+/// Enqueues `jobs` on `stream` in order until the queue cannot take more (full, Redis
+/// unreachable: the rest waits for the producer's next pass). A job refused for what it is
+/// (`JobError::is_refusal`) is skipped with its reason and the later ones still go in, so
+/// one bad job cannot hold back every job behind it.
 pub async fn enqueue_all<K>(
     queue: &dyn JobQueue,
     stream: &str,
     jobs: impl IntoIterator<Item = (K, Job)>,
-) -> Vec<K> {
-    let mut enqueued = Vec::new();
+) -> EnqueueReport<K> {
+    let mut report = EnqueueReport {
+        enqueued: Vec::new(),
+        refused: Vec::new(),
+    };
     for (key, job) in jobs {
         match queue.enqueue(stream, &job).await {
-            Ok(_) => enqueued.push(key),
+            Ok(_) => report.enqueued.push(key),
+            Err(err) if err.is_refusal() => {
+                tracing::error!(error = %err, %stream, kind = %job.kind, "job refused by the queue; skipped");
+                metrics::counter!("td_jobs_refused_total", "stream" => stream.to_owned())
+                    .increment(1);
+                report.refused.push(key);
+            }
             Err(err) => {
                 tracing::warn!(error = %err, %stream, "enqueueing paused");
                 break;
             }
         }
     }
-    enqueued
+    report
 }
 
 /// The name of the dead-letter stream of `stream`.

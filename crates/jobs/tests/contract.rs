@@ -495,6 +495,45 @@ async fn a_full_stream_refuses_new_jobs(backend: Backend) {
     );
 }
 
+async fn a_job_too_large_for_the_queue_is_skipped_and_the_later_ones_enqueued(backend: Backend) {
+    let f = backend
+        .fixture(QueueConfig {
+            max_payload_bytes: 64,
+            ..fast()
+        })
+        .await;
+    let huge = Job::new("test.work", serde_json::json!({ "blob": "x".repeat(100) }));
+    let report = td_jobs::enqueue_all(
+        f.queue.as_ref(),
+        &f.stream,
+        [(1, job(1)), (2, huge), (3, job(3))],
+    )
+    .await;
+    assert_eq!(report.enqueued, [1, 3]);
+    assert_eq!(report.refused, [2]);
+    let got = receive_until(&f, "c1", 2).await;
+    let ns: Vec<&serde_json::Value> = got.iter().map(|d| &d.job.payload["n"]).collect();
+    assert_eq!(ns, [1, 3]);
+    assert_nothing_for(&f, "c1", Duration::from_millis(100)).await;
+}
+
+async fn a_full_queue_pauses_enqueue_all_and_skips_nothing(backend: Backend) {
+    let f = backend
+        .fixture(QueueConfig {
+            max_depth: 1,
+            ..fast()
+        })
+        .await;
+    let report = td_jobs::enqueue_all(
+        f.queue.as_ref(),
+        &f.stream,
+        [(1, job(1)), (2, job(2)), (3, job(3))],
+    )
+    .await;
+    assert_eq!(report.enqueued, [1], "the rest waits for the next pass");
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod redis_queue {
@@ -525,4 +564,6 @@ contract!(
     a_failed_job_goes_straight_to_the_dead_letters,
     a_repeated_dedup_key_is_enqueued_once,
     a_full_stream_refuses_new_jobs,
+    a_job_too_large_for_the_queue_is_skipped_and_the_later_ones_enqueued,
+    a_full_queue_pauses_enqueue_all_and_skips_nothing,
 );

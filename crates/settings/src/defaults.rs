@@ -39,6 +39,8 @@ rate_limit_burst = 200
 
 [order_listener]
 health_addr = "127.0.0.1:8081"
+batch_max_messages = 1024
+batch_max_bytes = 8388608
 
 [nod_distributor]
 health_addr = "127.0.0.1:8082"

@@ -32,7 +32,7 @@ pub use section::Section;
 pub use storage::{DatabaseSettings, RedisSettings};
 pub use td_bus::{KafkaSettings, SecurityProtocol};
 pub use td_telemetry::{LogFormat, TelemetrySettings};
-pub use workers::{NodDistributorSettings, WorkerSettings};
+pub use workers::{NodDistributorSettings, OrderListenerSettings};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,7 +46,7 @@ pub struct Settings {
     pub kafka: KafkaSettings,
     pub telemetry: TelemetrySettings,
     pub gateway: GatewaySettings,
-    pub order_listener: WorkerSettings,
+    pub order_listener: OrderListenerSettings,
     pub nod_distributor: NodDistributorSettings,
     pub pdf_renderer: PdfRendererSettings,
     pub mailer: MailerSettings,
@@ -119,8 +119,9 @@ impl Settings {
                 "must be lowercase letters, digits or '-', e.g. `dev`",
             ));
         }
-        let sections: [&dyn Section; 13] = [
+        let sections: [&dyn Section; 14] = [
             &self.database,
+            &self.order_listener,
             &self.telemetry,
             &self.kafka,
             &self.gateway,
@@ -327,6 +328,51 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn order_listener_batches_are_bounded_in_count_and_bytes() {
+        let s = Settings::load_from(None, env(&[])).expect("defaults");
+        assert_eq!(s.order_listener.batch_max_messages, 1024);
+        assert_eq!(s.order_listener.batch_max_bytes, 8 * 1024 * 1024);
+        for (var, key) in [
+            (
+                "TD__ORDER_LISTENER__BATCH_MAX_MESSAGES",
+                "order_listener.batch_max_messages",
+            ),
+            (
+                "TD__ORDER_LISTENER__BATCH_MAX_BYTES",
+                "order_listener.batch_max_bytes",
+            ),
+        ] {
+            let err = Settings::load_from(None, env(&[(var, "0")])).expect_err(var);
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("`{key}`")) && text.contains(var),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_producers_message_max_bytes_is_read_and_checked() {
+        let s = Settings::load_from(None, env(&[])).expect("defaults");
+        assert_eq!(s.kafka.producer_message_max_bytes(), Ok(1_000_000));
+        let s = Settings::load_from(
+            None,
+            env(&[("TD__KAFKA__PRODUCER__MESSAGE_MAX_BYTES", "2000000")]),
+        )
+        .expect("settings");
+        assert_eq!(s.kafka.producer_message_max_bytes(), Ok(2_000_000));
+        let err = Settings::load_from(
+            None,
+            env(&[("TD__KAFKA__PRODUCER__MESSAGE_MAX_BYTES", "1MB")]),
+        )
+        .expect_err("not a number");
+        assert!(
+            err.to_string().contains("kafka.producer.message_max_bytes"),
+            "{err}"
+        );
     }
 
     #[test]

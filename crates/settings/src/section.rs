@@ -40,10 +40,13 @@ impl Section for td_domain::Limits {
     }
 }
 
-/// Its protocol is an enum and the rest is librdkafka's to judge.
+/// Its protocol is an enum and the rest is librdkafka's to judge, except the producer's
+/// `message.max.bytes`, which the order intake reads to size its dead letters.
 impl Section for td_bus::KafkaSettings {
     fn validate(&self) -> Result<(), SettingsError> {
-        Ok(())
+        self.producer_message_max_bytes()
+            .map(|_| ())
+            .map_err(|reason| invalid("kafka.producer.message_max_bytes", reason))
     }
 }
 

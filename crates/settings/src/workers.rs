@@ -8,9 +8,32 @@ use std::net::SocketAddr;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WorkerSettings {
+pub struct OrderListenerSettings {
     /// HTTP address for `/health/*` and `/metrics`.
     pub health_addr: SocketAddr,
+    /// Most order events taken from Kafka before they are recorded and committed.
+    pub batch_max_messages: usize,
+    /// Most bytes (keys, payloads and headers) of order events held in one batch; a single
+    /// larger event still forms a batch of its own.
+    pub batch_max_bytes: usize,
+}
+
+impl Section for OrderListenerSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.batch_max_messages == 0 {
+            return Err(invalid(
+                "order_listener.batch_max_messages",
+                "must be at least 1",
+            ));
+        }
+        if self.batch_max_bytes == 0 {
+            return Err(invalid(
+                "order_listener.batch_max_bytes",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

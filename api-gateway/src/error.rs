@@ -38,7 +38,7 @@ pub struct ApiErrorBody {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
-    /// For 429: when to try again, in seconds (`Retry-After`); 1 when unset.
+    /// For 429 and 503: when to try again, in seconds (`Retry-After`); 1 when unset.
     pub retry_after_secs: Option<u64>,
 }
 
@@ -97,7 +97,17 @@ impl ApiError {
 }
 
 impl From<td_store::StoreError> for ApiError {
+    /// The database out of reach or its pool exhausted is a 503 with `Retry-After`, not a
+    /// failure of the service.
     fn from(err: td_store::StoreError) -> Self {
+        if err.is_unreachable() {
+            tracing::warn!(error = %err, "database unavailable for a request");
+            return Self::new(
+                ErrorCode::Unavailable,
+                "The service is busy or its database is not reachable right now. Retry after the time in Retry-After.",
+            )
+            .retry_after(1);
+        }
         Self::internal(err)
     }
 }
@@ -128,7 +138,10 @@ pub fn render(err: &ApiError, path: &str, correlation_id: &str) -> Response {
         code: err.code.as_str().to_owned(),
     };
     let mut response = (status, Json(body)).into_response();
-    if err.code == ErrorCode::TooManyRequests {
+    if matches!(
+        err.code,
+        ErrorCode::TooManyRequests | ErrorCode::Unavailable
+    ) {
         response.headers_mut().insert(
             "retry-after",
             HeaderValue::from(err.retry_after_secs.unwrap_or(1)),

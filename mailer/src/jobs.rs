@@ -107,6 +107,15 @@ pub struct MailConfig {
     pub stale_after: Duration,
 }
 
+impl MailConfig {
+    /// The longest one delivery attempt may take: a margin below `stale_after`, when the
+    /// send is taken to be abandoned and may be claimed by another attempt.
+    pub fn attempt_budget(&self) -> Duration {
+        let margin = (self.stale_after / 10).min(Duration::from_secs(5));
+        self.stale_after.saturating_sub(margin)
+    }
+}
+
 /// Delivers sends.
 pub struct MailHandler {
     pub db: DatabaseConnection,
@@ -149,7 +158,19 @@ impl Handler for MailHandler {
         );
         // The mail is part of the trace of the request that asked for it.
         td_telemetry::propagation::follow(&span, send.traceparent.as_deref());
-        let outcome = self.deliver(&send).instrument(span).await;
+        // Each step is bounded on its own (PDFs by `pdf_wait` plus rendering, the server by
+        // `send_timeout`; their sum is checked against the lease at start). The attempt as a
+        // whole is bounded too, below the job's lease, so that it never outlives it and
+        // another replica never takes the same send over while this one still delivers.
+        let budget = self.config.attempt_budget();
+        let outcome = tokio::time::timeout(budget, self.deliver(&send).instrument(span))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure::Transient(format!(
+                    "the attempt did not end within {} ms (below the job's lease); tried again later",
+                    budget.as_millis()
+                )))
+            });
         let label = match &outcome {
             Ok(_) => "sent",
             Err(Failure::Permanent(_)) => "failed",

@@ -141,6 +141,21 @@ impl Intake {
                     outcomes.push(self.dead_letter(message, reason).await?);
                     continue;
                 }
+                // The database refuses this event's data (a value it cannot store, one
+                // too large for an index): retrying can never succeed, so it is
+                // dead-lettered like any unusable event.
+                Err(refused @ td_store::StoreError::Corrupt(_)) => {
+                    savepoint.rollback().await?;
+                    let reason = format!("the order's stored state cannot be read: {refused}");
+                    outcomes.push(self.dead_letter(message, reason).await?);
+                    continue;
+                }
+                Err(refused) if refused.is_refused_data() => {
+                    savepoint.rollback().await?;
+                    let reason = format!("the database cannot store the order: {refused}");
+                    outcomes.push(self.dead_letter(message, reason).await?);
+                    continue;
+                }
                 Err(other) => return Err(other.into()),
             };
             logged.push((event, outcome.clone(), span));

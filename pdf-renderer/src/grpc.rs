@@ -32,15 +32,26 @@ fn scope(organisation_id: i64) -> Option<OrganisationId> {
 }
 
 fn status(err: PdfError) -> Status {
-    let code = match &err {
+    status_of(&err)
+}
+
+fn status_of(err: &PdfError) -> Status {
+    let code = match err {
         PdfError::InvalidArgument(_) => ErrorCode::InvalidParameter,
         PdfError::NotConfirmed(..) => ErrorCode::OrderNotConfirmed,
         PdfError::NoSuchVersion(..) => ErrorCode::OrderNotFound,
         PdfError::GroupNotFound(_) => ErrorCode::GroupNotFound,
         PdfError::Timeout(..) => ErrorCode::GenerationTimeout,
         PdfError::NothingToPrint(_) => ErrorCode::NoValidTickets,
+        PdfError::Busy(_) => ErrorCode::TooManyRequests,
+        PdfError::Shared(inner) => return status_of(inner),
         PdfError::ShuttingDown => {
             return ErrorCode::Unavailable.status("pdf-renderer is shutting down")
+        }
+        // The database is out of reach or its pool is exhausted: worth a retry shortly.
+        PdfError::Store(store) if store.is_transient() => {
+            tracing::warn!(error = %err, "PDF request failed for now");
+            return ErrorCode::Unavailable.status("the PDF store is not reachable right now");
         }
         PdfError::Store(_) | PdfError::Render(_) => {
             tracing::error!(error = %err, "PDF request failed");

@@ -49,9 +49,12 @@ pub fn service_from_settings(
             time_zone,
             operator_names,
         },
-        settings.render_concurrency,
+        service::Bounds {
+            render_concurrency: settings.render_concurrency,
+            max_waiting: settings.max_waiting,
+            max_wait: Duration::from_millis(settings.max_wait_ms),
+        },
         chrono::Duration::days(i64::from(settings.retention_days)),
-        Duration::from_millis(settings.max_wait_ms),
     ))
 }
 

@@ -2,12 +2,21 @@
 //! per group, rendering only the missing ones. Rendering runs on blocking threads, at most
 //! `render_concurrency` at once; the wait is woken by the order notifications, never by a
 //! polling loop.
+//!
+//! Bounded work: at most `max_waiting` createOrGets wait for an order's tickets at once (the
+//! next one is refused with `Busy` at once, which callers see as 429 with `Retry-After`);
+//! concurrent createOrGets of one group share one render (single flight); and a render that
+//! nobody waits for any more (every caller went away) stops before its next sheet.
 
 use crate::document::{is_printable, Presentation, TicketDocument};
 use crate::render::{RenderError, Renderer};
 use crate::watch::{Heard, OrderWatch};
 use chrono::{Duration as ChronoDuration, Utc};
+use futures::future::{BoxFuture, FutureExt, Shared, WeakShared};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use td_domain::ids::{OrderId, OrganisationId};
 use td_domain::Language;
@@ -34,6 +43,11 @@ pub enum PdfError {
     NothingToPrint(String),
     #[error("shutting down")]
     ShuttingDown,
+    #[error("{0} createOrGet requests already wait for tickets; retry shortly")]
+    Busy(usize),
+    /// The outcome of a render shared with other callers (single flight).
+    #[error(transparent)]
+    Shared(Arc<PdfError>),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -51,11 +65,30 @@ pub struct CreateOrGet {
     pub wait: Duration,
 }
 
+/// A group's PDF being made, shared by every createOrGet that needs it meanwhile.
+type FlightResult = Result<Option<StoredPdf>, Arc<PdfError>>;
+type Flight = Shared<BoxFuture<'static, FlightResult>>;
+
+/// How much work the service takes on at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Documents compiled at once.
+    pub render_concurrency: usize,
+    /// createOrGets waiting for an order's tickets at once.
+    pub max_waiting: usize,
+    /// The longest a createOrGet waits, whatever it asks.
+    pub max_wait: Duration,
+}
+
 #[derive(Clone)]
 pub struct PdfService {
     db: DatabaseConnection,
     renderer: Renderer,
     slots: Arc<Semaphore>,
+    waiting: Arc<Semaphore>,
+    max_waiting: usize,
+    /// Renders in progress by group; a weak handle, so a render nobody awaits is dropped.
+    flights: Arc<Mutex<HashMap<Uuid, WeakShared<BoxFuture<'static, FlightResult>>>>>,
     presentation: Arc<Presentation>,
     retention: ChronoDuration,
     max_wait: Duration,
@@ -73,21 +106,28 @@ impl PdfService {
         db: DatabaseConnection,
         watch: OrderWatch,
         presentation: Presentation,
-        render_concurrency: usize,
+        bounds: Bounds,
         retention: ChronoDuration,
-        max_wait: Duration,
     ) -> Self {
         let renderer = Renderer::new();
         renderer.warm_up();
         Self {
             db,
             renderer,
-            slots: Arc::new(Semaphore::new(render_concurrency.max(1))),
+            slots: Arc::new(Semaphore::new(bounds.render_concurrency.max(1))),
+            waiting: Arc::new(Semaphore::new(bounds.max_waiting)),
+            max_waiting: bounds.max_waiting,
+            flights: Arc::default(),
             presentation: Arc::new(presentation),
             retention,
-            max_wait,
+            max_wait: bounds.max_wait,
             watch,
         }
+    }
+
+    /// Sheets compiled so far by this service's renderer.
+    pub fn sheets_compiled(&self) -> u64 {
+        self.renderer.sheets_compiled()
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -118,12 +158,43 @@ impl PdfService {
                 result.push(found.clone());
                 continue;
             }
-            match self.create(group, req.language).await? {
+            match self.create_once(group, req.language).await? {
                 Some(pdf) => result.push(pdf),
                 None => continue,
             }
         }
         Ok(result)
+    }
+
+    /// `create`, shared with every other caller that needs the same group's PDF meanwhile:
+    /// the first caller starts the render, later ones await the same outcome. Once every
+    /// caller has gone away the render is dropped (and so cancelled).
+    async fn create_once(
+        &self,
+        group: &GroupWithDistributions,
+        language: Language,
+    ) -> Result<Option<StoredPdf>, PdfError> {
+        let id = group.group.id;
+        let flight: Flight = {
+            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            flights.retain(|_, weak| weak.upgrade().is_some());
+            match flights.get(&id).and_then(WeakShared::upgrade) {
+                Some(flight) => flight,
+                None => {
+                    let this = self.clone();
+                    let group = group.clone();
+                    let flight =
+                        async move { this.create(&group, language).await.map_err(Arc::new) }
+                            .boxed()
+                            .shared();
+                    if let Some(weak) = flight.downgrade() {
+                        flights.insert(id, weak);
+                    }
+                    flight
+                }
+            }
+        };
+        flight.await.map_err(PdfError::Shared)
     }
 
     /// Renders and stores a group's PDF unless another request stored one first (then
@@ -179,7 +250,8 @@ impl PdfService {
             .next())
     }
 
-    /// Compiles a document on a blocking thread once a render slot is free.
+    /// Compiles a document on a blocking thread once a render slot is free. Dropping the
+    /// future (the caller went away) stops the render before its next sheet.
     pub async fn render(&self, doc: TicketDocument) -> Result<Vec<u8>, PdfError> {
         let _slot = self
             .slots
@@ -190,10 +262,14 @@ impl PdfService {
         let renderer = self.renderer.clone();
         let pages = doc.tickets.len();
         let started = std::time::Instant::now();
-        let rendered = tokio::task::spawn_blocking(move || renderer.render(&doc))
-            .await
-            .map_err(|_| PdfError::ShuttingDown)?
-            .map_err(PdfError::from);
+        let cancel = CancelOnDrop::default();
+        let cancelled = cancel.0.clone();
+        let rendered =
+            tokio::task::spawn_blocking(move || renderer.render_unless(&doc, &cancelled))
+                .await
+                .map_err(|_| PdfError::ShuttingDown)?
+                .map_err(PdfError::from);
+        drop(cancel);
         let outcome = if rendered.is_ok() { "ok" } else { "error" };
         metrics::histogram!("td_pdf_render_duration_seconds", "outcome" => outcome)
             .record(started.elapsed().as_secs_f64());
@@ -225,13 +301,19 @@ impl PdfService {
 
     /// Waits until the order version asked for (or the latest confirmed one) is recorded,
     /// woken by order notifications; subscribes before each look so no wake-up is missed.
+    /// At most `max_waiting` callers wait at once; one more is refused with `Busy`.
     async fn wait_for_version(&self, req: &CreateOrGet) -> Result<u32, PdfError> {
         let wait = req.wait.min(self.max_wait);
         let deadline = tokio::time::Instant::now() + wait;
         let mut heard = self.watch.subscribe();
+        let mut permit = None;
         loop {
             if let Readiness::Ready(version) = self.readiness(req).await? {
                 return Ok(version);
+            }
+            if permit.is_none() {
+                let taken = self.waiting.clone().try_acquire_owned();
+                permit = Some(taken.map_err(|_| PdfError::Busy(self.max_waiting))?);
             }
             loop {
                 tokio::select! {
@@ -276,5 +358,15 @@ impl PdfService {
                 return Ok(total);
             }
         }
+    }
+}
+
+/// Sets its flag when dropped: tells a render on a blocking thread that nobody waits for it.
+#[derive(Default)]
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }

@@ -76,7 +76,8 @@ pub(crate) fn requested_language(
         (status = 404, body = ApiErrorBody, description = "the order has no such version (ORDER_NOT_FOUND)"),
         (status = 409, body = ApiErrorBody, description = "the order is not CONFIRMED (ORDER_NOT_CONFIRMED)"),
         (status = 504, body = ApiErrorBody, description = "the groups did not appear in time (GENERATION_TIMEOUT); retry"),
-        (status = 503, body = ApiErrorBody, description = "pdf-renderer unavailable; retry"),
+        (status = 429, body = ApiErrorBody, description = "too many createOrGets wait for tickets right now (TOO_MANY_REQUESTS); retry after the time in Retry-After"),
+        (status = 503, body = ApiErrorBody, description = "pdf-renderer or the database unavailable or busy (SERVICE_UNAVAILABLE); retry after the time in Retry-After"),
     )
 )]
 pub async fn create_or_get(

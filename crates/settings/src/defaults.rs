@@ -57,6 +57,7 @@ render_concurrency = 2
 retention_days = 90
 cleanup_interval_ms = 600000
 max_wait_ms = 60000
+max_waiting = 256
 time_zone = "Europe/Oslo"
 [pdf_renderer.operator_names]
 

@@ -20,6 +20,9 @@ pub struct PdfRendererSettings {
     pub cleanup_interval_ms: u64,
     /// The longest a createOrGet may wait for an order's tickets, whatever it asks.
     pub max_wait_ms: u64,
+    /// createOrGets that may wait for an order's tickets at once; one more is answered
+    /// 429 with `Retry-After` at once instead of queueing for the database.
+    pub max_waiting: usize,
     /// The IANA time zone in which times are printed on tickets.
     #[serde(deserialize_with = "iana_time_zone")]
     pub time_zone: chrono_tz::Tz,
@@ -54,6 +57,9 @@ impl Section for PdfRendererSettings {
                 "pdf_renderer.render_concurrency",
                 "must be at least 1",
             ));
+        }
+        if self.max_waiting == 0 {
+            return Err(invalid("pdf_renderer.max_waiting", "must be at least 1"));
         }
         if self.retention_days == 0 {
             return Err(invalid("pdf_renderer.retention_days", "must be at least 1"));

@@ -32,4 +32,52 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Db(_))
     }
+
+    /// Whether the database could not be reached or had no connection to spare (the pool
+    /// is exhausted): a caller is told to retry shortly, not that the service failed.
+    pub fn is_unreachable(&self) -> bool {
+        use sea_orm::{DbErr, RuntimeErr};
+        let runtime = |err: &RuntimeErr| match err {
+            RuntimeErr::SqlxError(e) => matches!(
+                e,
+                sea_orm::sqlx::Error::Io(_)
+                    | sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+                    | sea_orm::sqlx::Error::Tls(_)
+            ),
+            RuntimeErr::Internal(_) => false,
+        };
+        match self {
+            Self::Db(DbErr::ConnectionAcquire(_)) => true,
+            Self::Db(DbErr::Conn(e) | DbErr::Exec(e) | DbErr::Query(e)) => runtime(e),
+            _ => false,
+        }
+    }
+
+    /// Whether the database refused the data itself: a value it cannot store (PostgreSQL's
+    /// data exceptions, class 22, such as a NUL character in text), a value too large for
+    /// an index row (class 54), or a broken constraint other than a duplicate key (which
+    /// two replicas racing for one order can cause, and a retry resolves). The same data
+    /// is refused again on every retry, so whoever sent it must be told instead.
+    pub fn is_refused_data(&self) -> bool {
+        use sea_orm::sqlx::error::ErrorKind;
+        use sea_orm::{DbErr, RuntimeErr};
+        let (Self::Db(DbErr::Exec(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(e))))
+        | Self::Db(DbErr::Query(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(e))))) = self
+        else {
+            return false;
+        };
+        match e.kind() {
+            ErrorKind::UniqueViolation => false,
+            ErrorKind::ForeignKeyViolation
+            | ErrorKind::NotNullViolation
+            | ErrorKind::CheckViolation => true,
+            _ => {
+                let code = e.code().unwrap_or_default();
+                // PostgreSQL's SQLSTATE classes; SQLite's "string or blob too big" (18)
+                // and "datatype mismatch" (20).
+                code.starts_with("22") || code.starts_with("54") || code == "18" || code == "20"
+            }
+        }
+    }
 }

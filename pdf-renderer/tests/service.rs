@@ -115,21 +115,36 @@ async fn a_render_nobody_waits_for_stops() {
     let tickets = 1500;
     record_order(&db, "GONE1", tickets).await;
     let pdfs = service(&db, 1, 16);
-    let call = pdfs.create_or_get(request("GONE1", Duration::ZERO));
-    // The caller goes away while the render is under way.
-    let started = tokio::time::timeout(Duration::from_millis(400), call).await;
-    assert!(
-        started.is_err(),
-        "a {tickets}-sheet render takes longer than 400 ms"
-    );
-    // Sheets already handed to the pool may finish; then nothing more is compiled.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after_stop = pdfs.sheets_compiled();
+    let call = tokio::spawn({
+        let pdfs = pdfs.clone();
+        async move { pdfs.create_or_get(request("GONE1", Duration::ZERO)).await }
+    });
+    // The caller goes away once the render is under way.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while pdfs.sheets_compiled() < 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the render never started"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    call.abort();
+    assert!(call.await.unwrap_err().is_cancelled());
+    // Sheets already under way may finish; then nothing more is compiled.
+    let mut settled = pdfs.sheets_compiled();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = pdfs.sheets_compiled();
+        if now == settled {
+            break;
+        }
+        settled = now;
+    }
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let later = pdfs.sheets_compiled();
-    assert_eq!(after_stop, later, "compiling went on after the caller left");
+    assert_eq!(settled, later, "compiling went on after the caller left");
     assert!(
-        later < tickets as u64,
+        later < tickets as u64 / 2,
         "the render stopped early: {later} of {tickets} sheets"
     );
     // Nothing half-made was stored: a new request renders the group whole.
@@ -160,7 +175,7 @@ async fn callers_waiting_for_tickets_are_capped() {
         .await;
     assert!(matches!(refused, Err(PdfError::Busy(2))), "{refused:?}");
     assert!(
-        started.elapsed() < Duration::from_millis(500),
+        started.elapsed() < Duration::from_millis(1000),
         "refused at once, not after waiting"
     );
     // An order that is there needs no waiting, so it is served even now.

@@ -139,7 +139,9 @@ impl Redis {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot run redis-server ({e}): run ensure_redis from scripts/lib/services.sh")
+                panic!(
+                    "cannot run redis-server ({e}): run ensure_redis from scripts/lib/services.sh"
+                )
             });
         self.child = Some(child);
         wait_port(&self.addr, Duration::from_secs(10), "redis-server");

@@ -511,7 +511,6 @@ impl Stack {
         producer_for(&self.kafka)
     }
 
-
     pub async fn produce(&self, producer: &FutureProducer, key: &str, payload: &[u8]) {
         self.produce_with_headers(producer, key, payload, &[]).await;
     }

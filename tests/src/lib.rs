@@ -4,6 +4,7 @@
 
 pub mod avro;
 pub mod otlp;
+pub mod services;
 pub mod stack;
 
 use std::net::TcpListener;

@@ -31,6 +31,15 @@ pub fn kafka() -> String {
     std::env::var("TD_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".to_owned())
 }
 
+fn producer_for(bootstrap: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("batch.num.messages", "1")
+        .set("linger.ms", "0")
+        .create()
+        .expect("producer")
+}
+
 /// A message as read back from the broker.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -41,8 +50,51 @@ pub struct Received {
     pub offset: i64,
 }
 
+/// How to start a [`Stack`].
+#[derive(Default)]
+pub struct Options {
+    /// Run NOD distribution (the NOD simulator and one nod-distributor).
+    pub with_nod: bool,
+    /// Settings every process of the stack gets.
+    pub common: Vec<(&'static str, String)>,
+    /// The broker (`host:port`); the shared test broker ([`kafka`]) when `None`.
+    pub kafka: Option<String>,
+}
+
+/// A worker of the stack, for killing and restarting it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Worker {
+    OrderListener,
+    NodDistributor,
+    ApiGateway,
+    PdfRenderer,
+    Mailer,
+}
+
+impl Worker {
+    pub const ALL: [Worker; 5] = [
+        Worker::OrderListener,
+        Worker::NodDistributor,
+        Worker::ApiGateway,
+        Worker::PdfRenderer,
+        Worker::Mailer,
+    ];
+
+    pub fn binary(self) -> &'static str {
+        match self {
+            Worker::OrderListener => "order-listener",
+            Worker::NodDistributor => "nod-distributor",
+            Worker::ApiGateway => "api-gateway",
+            Worker::PdfRenderer => "pdf-renderer",
+            Worker::Mailer => "mailer",
+        }
+    }
+}
+
 pub struct Stack {
     pub env: String,
+    /// The broker this stack's processes and readers use (`host:port`).
+    pub kafka: String,
     /// The NOD simulator's base URL, when the stack runs NOD distribution.
     pub nod: Option<String>,
     pub nod_processes: Vec<Process>,
@@ -56,6 +108,11 @@ pub struct Stack {
     /// pdf-renderer's gRPC address.
     pub pdf_grpc: String,
     pub mailer: Option<Process>,
+    /// The settings the gateway, pdf-renderer and mailer were started with (the mailer's
+    /// once started), to start them again the same way.
+    gateway_env: Vec<(&'static str, String)>,
+    pdf_env: Vec<(&'static str, String)>,
+    mailer_env: Vec<(&'static str, String)>,
     /// Settings every process of the stack gets (the internal gRPC token, telemetry).
     pub common_env: Vec<(&'static str, String)>,
     /// Where each process serves `/health/*` and `/metrics` (`host:port`), by binary name;
@@ -69,18 +126,27 @@ impl Stack {
     }
 
     pub async fn start() -> Self {
-        Self::start_inner(false, Vec::new()).await
+        Self::start_with_options(Options::default()).await
     }
 
     /// The stack with NOD distribution: the NOD simulator and one nod-distributor (jobs on
     /// the real Redis, on streams named after this stack's environment).
     pub async fn start_with_nod() -> Self {
-        Self::start_inner(true, Vec::new()).await
+        Self::start_with_options(Options {
+            with_nod: true,
+            ..Options::default()
+        })
+        .await
     }
 
     /// The stack, with NOD distribution or not, where every process also gets `common`.
     pub async fn start_with(with_nod: bool, common: Vec<(&'static str, String)>) -> Self {
-        Self::start_inner(with_nod, common).await
+        Self::start_with_options(Options {
+            with_nod,
+            common,
+            kafka: None,
+        })
+        .await
     }
 
     /// Starts `name` with `env` and the settings every process of this stack shares.
@@ -88,7 +154,13 @@ impl Stack {
         Process::start(name, args, &with_common(env, &self.common_env))
     }
 
-    async fn start_inner(with_nod: bool, mut common: Vec<(&'static str, String)>) -> Self {
+    pub async fn start_with_options(options: Options) -> Self {
+        let Options {
+            with_nod,
+            mut common,
+            kafka,
+        } = options;
+        let kafka = kafka.unwrap_or_else(self::kafka);
         let env = format!("e2e{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         // The workers authenticate each other's calls, as they do when deployed.
         common.push((
@@ -97,7 +169,7 @@ impl Stack {
         ));
         let db = td_testkit::postgres().await;
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", kafka())
+            .set("bootstrap.servers", &kafka)
             .create()
             .expect("admin client");
         let topics: Vec<String> = [
@@ -127,7 +199,7 @@ impl Stack {
         let listener_env = vec![
             ("TD__ENVIRONMENT", env.clone()),
             ("TD__DATABASE__URL", db.url.clone()),
-            ("TD__KAFKA__BOOTSTRAP_SERVERS", kafka()),
+            ("TD__KAFKA__BOOTSTRAP_SERVERS", kafka.clone()),
             ("TD__KAFKA__CONSUMER_GROUP", format!("order-listener-{env}")),
             ("TD__KAFKA__PRODUCER__BATCH_NUM_MESSAGES", "1".to_owned()),
             // Static group membership, as a Kubernetes pod keeps its name when its container
@@ -156,7 +228,8 @@ impl Stack {
             ("TD__PDF_RENDERER__GRPC_ADDR", pdf_grpc.clone()),
             ("TD__PDF_RENDERER__HEALTH_ADDR", pdf_health.clone()),
         ];
-        let pdf_renderer = Process::start("pdf-renderer", &[], &with_common(&pdf_env, &common));
+        let pdf_env = with_common(&pdf_env, &common);
+        let pdf_renderer = Process::start("pdf-renderer", &[], &pdf_env);
         let gateway_env = vec![
             ("TD__DATABASE__URL", db.url.clone()),
             ("TD__GATEWAY__ADDR", gateway.clone()),
@@ -167,6 +240,7 @@ impl Stack {
             ("TD__GATEWAY__PDF_WAIT_MS", "3000".to_owned()),
             ("TD__PDF_RENDERER__GRPC_ADDR", pdf_grpc.clone()),
         ];
+        let gateway_env = with_common(&gateway_env, &common);
         let mut nod = None;
         let mut nod_processes = Vec::new();
         let mut distributor_env = Vec::new();
@@ -192,6 +266,7 @@ impl Stack {
         }
         let mut stack = Self {
             env,
+            kafka,
             nod,
             nod_processes,
             distributor_env,
@@ -199,14 +274,13 @@ impl Stack {
             gateway: format!("http://{gateway}"),
             listener_env,
             listener: None,
-            gateway_process: Some(Process::start(
-                "api-gateway",
-                &[],
-                &with_common(&gateway_env, &common),
-            )),
+            gateway_process: Some(Process::start("api-gateway", &[], &gateway_env)),
             pdf_renderer: Some(pdf_renderer),
             pdf_grpc,
             mailer: None,
+            gateway_env,
+            pdf_env,
+            mailer_env: Vec::new(),
             common_env: common,
             health: BTreeMap::from([
                 ("pdf-renderer", pdf_health.clone()),
@@ -273,8 +347,59 @@ impl Stack {
             env.retain(|(key, _)| key != k);
             env.push((k, v.clone()));
         }
-        self.mailer = Some(self.process("mailer", &[], &env));
-        self.health.insert("mailer", health.clone());
+        self.mailer_env = env;
+        self.restart(Worker::Mailer).await;
+    }
+
+    /// Kills `worker` with SIGKILL, as a crash or an OOM kill would (every replica of the
+    /// nod-distributor); `restart` starts it again.
+    pub fn kill(&mut self, worker: Worker) {
+        let mut killed = Vec::new();
+        match worker {
+            Worker::OrderListener => killed.extend(self.listener.take()),
+            Worker::ApiGateway => killed.extend(self.gateway_process.take()),
+            Worker::PdfRenderer => killed.extend(self.pdf_renderer.take()),
+            Worker::Mailer => killed.extend(self.mailer.take()),
+            Worker::NodDistributor => {
+                let (distributors, rest) = std::mem::take(&mut self.nod_processes)
+                    .into_iter()
+                    .partition(|p| p.name == "nod-distributor");
+                self.nod_processes = rest;
+                killed = distributors;
+            }
+        }
+        for mut process in killed {
+            let _ = process.child().kill();
+            let _ = process.child().wait();
+        }
+    }
+
+    /// Starts `worker` again with the settings it was started with (one nod-distributor);
+    /// returns when it is ready.
+    pub async fn restart(&mut self, worker: Worker) {
+        let health = match worker {
+            Worker::OrderListener => return self.start_listener().await,
+            Worker::NodDistributor => return self.start_distributor().await,
+            Worker::ApiGateway => {
+                self.gateway_process = Some(Process::start("api-gateway", &[], &self.gateway_env));
+                self.health["api-gateway"].clone()
+            }
+            Worker::PdfRenderer => {
+                self.pdf_renderer = Some(Process::start("pdf-renderer", &[], &self.pdf_env));
+                self.health["pdf-renderer"].clone()
+            }
+            Worker::Mailer => {
+                let health = self
+                    .mailer_env
+                    .iter()
+                    .find(|(k, _)| *k == "TD__MAILER__HEALTH_ADDR")
+                    .map(|(_, v)| v.clone())
+                    .expect("the mailer was started before");
+                self.mailer = Some(self.process("mailer", &[], &self.mailer_env));
+                self.health.insert("mailer", health.clone());
+                health
+            }
+        };
         wait_ok(
             &format!("http://{health}/health/ready"),
             Duration::from_secs(30),
@@ -376,14 +501,14 @@ impl Stack {
         }
     }
 
-    /// A producer as any outside client would configure it against this broker.
+    /// A producer as any outside client would configure it against the shared test broker.
     pub fn producer() -> FutureProducer {
-        ClientConfig::new()
-            .set("bootstrap.servers", kafka())
-            .set("batch.num.messages", "1")
-            .set("linger.ms", "0")
-            .create()
-            .expect("producer")
+        producer_for(&kafka())
+    }
+
+    /// A producer as any outside client would configure it against this stack's broker.
+    pub fn kafka_producer(&self) -> FutureProducer {
+        producer_for(&self.kafka)
     }
 
     pub async fn produce(&self, producer: &FutureProducer, key: &str, payload: &[u8]) {
@@ -422,7 +547,7 @@ impl Stack {
     /// Reads `topic` from the beginning until `count` messages arrived or `within` passed.
     pub async fn read(&self, topic: &str, count: usize, within: Duration) -> Vec<Received> {
         let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", kafka())
+            .set("bootstrap.servers", &self.kafka)
             .set(
                 "group.id",
                 format!("reader-{}", uuid::Uuid::new_v4().simple()),

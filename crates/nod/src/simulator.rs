@@ -189,6 +189,12 @@ impl Simulator {
         )
     }
 
+    /// Every order group the simulator holds, oldest first: what a test compares with the
+    /// tickets it expects in NOD (one group per client reference, live or not).
+    pub fn order_groups(&self) -> Vec<OrderGroup> {
+        self.with_state(|state, _| state.all())
+    }
+
     /// Replaces the faults in force on the HTTP back-office routes.
     pub fn set_faults(&self, faults: Faults) -> Result<(), SimulatorError> {
         faults.validate().map_err(SimulatorError::Invalid)?;

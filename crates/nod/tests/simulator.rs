@@ -44,6 +44,40 @@ async fn placing_answers_created_then_ok_for_the_same_reference() {
 }
 
 #[tokio::test]
+async fn the_order_groups_are_listed_once_each_with_their_state() {
+    let server = serve().await;
+    let http = reqwest::Client::new();
+    let base = server.base_url();
+    let url = format!("{base}/backoffice/order-groups");
+    let (_, first) = call(http.post(&url).json(&place_body("td-1"))).await;
+    call(http.post(&url).json(&place_body("td-1"))).await;
+    let (_, second) = call(http.post(&url).json(&place_body("td-2"))).await;
+    let id = second["id"].as_str().unwrap();
+    call(http.post(format!("{url}/{id}/cancel")).json(&json!({}))).await;
+    let (status, listed) = call(http.get(format!("{base}/simulator/order-groups"))).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let listed: Vec<(&str, &str, &str)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["clientReference"].as_str().unwrap(),
+                g["id"].as_str().unwrap(),
+                g["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("td-1", first["id"].as_str().unwrap(), "DISTRIBUTED"),
+            ("td-2", id, "CANCELLED"),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn bad_input_is_a_400_with_a_json_message() {
     let server = serve().await;
     let http = reqwest::Client::new();

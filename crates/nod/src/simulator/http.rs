@@ -90,6 +90,7 @@ impl Simulator {
             .route("/client/order-groups/{id}/pickup", post(pickup))
             .route("/client/order-groups/{id}/activate", post(activate))
             .route("/simulator/order-groups/{id}/cancel", post(cancel_outside))
+            .route("/simulator/order-groups", get(order_groups))
             .route("/simulator/faults", get(read_faults).post(set_faults))
             .route("/simulator/requests", get(requests))
             // For process supervisors (`scripts/stack` waits on it).
@@ -212,6 +213,10 @@ async fn activate(State(app): State<App>, Path(id): Path<String>) -> Answer<Orde
 
 async fn cancel_outside(State(app): State<App>, Path(id): Path<String>) -> Answer<OrderGroup> {
     app.sim.cancel_outside(&OrderGroupId::new(id)).map(Json)
+}
+
+async fn order_groups(State(app): State<App>) -> Json<Vec<OrderGroup>> {
+    Json(app.sim.order_groups())
 }
 
 async fn read_faults(State(app): State<App>) -> Json<Faults> {

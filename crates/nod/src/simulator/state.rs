@@ -95,6 +95,13 @@ impl State {
         (id, true)
     }
 
+    /// Every order group, oldest first.
+    pub(crate) fn all(&self) -> Vec<OrderGroup> {
+        let mut groups: Vec<OrderGroup> = self.groups.values().cloned().collect();
+        groups.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
+        groups
+    }
+
     pub(crate) fn get(&self, id: &OrderGroupId) -> Result<&OrderGroup, SimulatorError> {
         self.groups
             .get(id)

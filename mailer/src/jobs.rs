@@ -105,6 +105,8 @@ pub struct MailConfig {
     pub pdf_wait: Duration,
     /// An attempt older than this is taken to be dead and the send is claimed again.
     pub stale_after: Duration,
+    /// How long after it was recorded a send that fails only transiently is still tried.
+    pub give_up_after: Duration,
 }
 
 impl MailConfig {
@@ -200,7 +202,26 @@ impl Handler for MailHandler {
         }
     }
 
+    /// The job's retries ran out, each for a transient reason (permanent ones end the send
+    /// at once). Within `give_up_after` of its recording the send stays QUEUED and the
+    /// dispatcher hands it out again after `redispatch_after`: an SMTP outage delays mail,
+    /// it does not lose it. Past that it is FAILED.
     async fn exhausted(&self, job: &SendMail, _leased: &Job, reason: &str) {
+        let now = chrono::Utc::now();
+        let give_up_after = chrono::Duration::from_std(self.config.give_up_after)
+            .unwrap_or_else(|_| chrono::Duration::days(1));
+        match mail::send(&self.db, None, job.send_id).await {
+            Ok(Some(send)) if now - send.created_at < give_up_after => {
+                tracing::warn!(send_id = %job.send_id, %reason, "mail retries exhausted for now; the send stays QUEUED and is dispatched again");
+                return;
+            }
+            Ok(_) => {}
+            Err(err) => {
+                // Unknown age: keep it QUEUED; the next exhaustion decides.
+                tracing::warn!(error = %err, send_id = %job.send_id, "reading a send after exhausted retries");
+                return;
+            }
+        }
         let error = format!("retries exhausted; last error: {reason}");
         if let Err(err) = mail::mark_failed(&self.db, job.send_id, &error, chrono::Utc::now()).await
         {

@@ -49,6 +49,7 @@ pub fn mail_config(settings: &Settings) -> MailConfig {
         public_base_url: settings.gateway.public_base_url.clone(),
         pdf_wait: Duration::from_millis(m.pdf_wait_ms),
         stale_after: Duration::from_millis(settings.jobs.visibility_timeout_ms),
+        give_up_after: Duration::from_millis(m.give_up_after_ms),
     }
 }
 

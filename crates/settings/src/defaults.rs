@@ -70,6 +70,7 @@ concurrency = 8
 dispatch_interval_ms = 200
 redispatch_after_ms = 300000
 pdf_wait_ms = 10000
+give_up_after_ms = 86400000
 connect_timeout_ms = 10000
 send_timeout_ms = 15000
 pool_max_size = 4

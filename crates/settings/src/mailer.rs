@@ -29,6 +29,10 @@ pub struct MailerSettings {
     pub dispatch_interval_ms: u64,
     /// A send still waiting this long after its job was enqueued gets a new job.
     pub redispatch_after_ms: u64,
+    /// A send whose attempts fail only for transient reasons (the SMTP server or
+    /// pdf-renderer out of reach) keeps being dispatched again for this long after it was
+    /// recorded; only then is it FAILED.
+    pub give_up_after_ms: u64,
     /// How long one attempt waits for the order's PDFs to be made.
     pub pdf_wait_ms: u64,
     /// Opening an SMTP connection gives up after this long.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use td_domain::ids::TicketDistributionId;
 use td_domain::status::TdEvent;
-use td_nod::{Cursor, Nod, TransactionKind};
+use td_nod::{Cursor, Nod, Transaction, TransactionKind};
 use td_store::nod::{self as store, NodChange};
 use td_store::{DatabaseConnection, TransactionTrait};
 use tokio_util::sync::CancellationToken;
@@ -33,6 +33,21 @@ fn event_of(kind: TransactionKind) -> TdEvent {
         TransactionKind::Cancelled => TdEvent::CancelledExternally,
         TransactionKind::Expired => TdEvent::Expired,
     }
+}
+
+/// What a feed entry changes here; `None` for an order group that is not ours (its client
+/// reference is no ticket id). Also how an operator's replay applies a parked entry.
+pub fn change_of(entry: &Transaction) -> Option<NodChange> {
+    let id = entry.client_reference.parse().ok()?;
+    Some(NodChange {
+        ticket_distribution_id: TicketDistributionId(id),
+        event: event_of(entry.kind),
+        nod_order_group_id: Some(entry.order_group_id.as_str().to_owned()),
+        reason: None,
+        media_serial_number_id: None,
+        traceparent: None,
+        at: entry.at,
+    })
 }
 
 /// The `reason` label of a parked entry (the kind of error; the log and the row say more).
@@ -57,18 +72,9 @@ impl FeedFollower {
         let entries = self.nod.transactions(cursor.as_ref(), self.page).await?;
         let mut parked = Vec::new();
         for entry in &entries {
-            let Ok(id) = entry.client_reference.parse() else {
+            let Some(change) = change_of(entry) else {
                 tracing::warn!(client_reference = %entry.client_reference, "NOD feed entry for an order group that is not ours; skipped");
                 continue;
-            };
-            let change = NodChange {
-                ticket_distribution_id: TicketDistributionId(id),
-                event: event_of(entry.kind),
-                nod_order_group_id: Some(entry.order_group_id.as_str().to_owned()),
-                reason: None,
-                media_serial_number_id: None,
-                traceparent: None,
-                at: entry.at,
             };
             // A savepoint, so that a failed entry leaves the page's transaction usable.
             let attempt = txn.begin().await?;
@@ -89,7 +95,7 @@ impl FeedFollower {
         }
         txn.commit().await?;
         for (entry, label, reason) in parked {
-            metrics::counter!("td_quarantined_total", "stage" => "nod_feed", "reason" => label)
+            metrics::counter!("td_quarantined_total", "stage" => "nod-feed", "reason" => label)
                 .increment(1);
             tracing::error!(
                 client_reference = %entry.client_reference,

@@ -15,7 +15,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use td_domain::ids::{OrderId, TicketDistributionId};
-use td_domain::status::TdEvent;
+use td_domain::status::{TdEvent, TdStatus};
 pub use td_jobs::Streams;
 use td_jobs::{FromJob, Handler, Job, JobError, JobKind, Outcome};
 use td_nod::{Nod, NodError, Order, OrderGroupId, PlaceRequest};
@@ -152,10 +152,38 @@ impl td_jobs::Due for DueTickets {
 /// The dispatcher of NOD jobs.
 pub type Dispatcher = td_jobs::Dispatcher<DueTickets>;
 
+/// How long a ticket waits for NOD to come back. Each wait is about as long as the ticket
+/// has already waited in this placement effort (so the waits double), at least a second and
+/// at most `retry_max`; a new ticket is FAILED (`NOD_UNAVAILABLE`) once it has waited
+/// `horizon`, and is still placed automatically when NOD answers again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unavailable {
+    pub retry_max: Duration,
+    pub horizon: Duration,
+}
+
+impl Unavailable {
+    const MIN_PAUSE: Duration = Duration::from_secs(1);
+
+    /// After an attempt that failed at `now` in an effort that began at `since`: when to try
+    /// again, and whether the effort is past the horizon.
+    pub fn after_failure(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (chrono::DateTime<chrono::Utc>, bool) {
+        let waited = (now - since).to_std().unwrap_or_default();
+        let pause = waited.clamp(Self::MIN_PAUSE, self.retry_max.max(Self::MIN_PAUSE));
+        let retry_at = now + chrono::Duration::from_std(pause).unwrap_or(chrono::Duration::MAX);
+        (retry_at, waited >= self.horizon)
+    }
+}
+
 /// Places and cancels tickets in NOD.
 pub struct NodHandler {
     pub db: DatabaseConnection,
     pub nod: Arc<dyn Nod>,
+    pub unavailable: Unavailable,
 }
 
 /// Takes NOD jobs and does them; `process_one` is one job of it.
@@ -182,31 +210,18 @@ impl Handler for NodHandler {
     async fn handle(&self, job: &NodJob, leased: &Job) -> Outcome {
         let result = match job {
             NodJob::Place(place) => self.place(place, leased).await,
-            NodJob::Cancel(cancel) => self.cancel(cancel).await,
+            NodJob::Cancel(cancel) => self.cancel(cancel, leased).await,
         };
         result.unwrap_or_else(Outcome::Retry)
     }
 
-    /// Retries ran out: a placement ends FAILED (a cancellation is dispatched again later).
-    async fn exhausted(&self, job: &NodJob, leased: &Job, reason: &str) {
-        let NodJob::Place(PlaceTicket(ticket)) = job else {
-            return;
-        };
-        let id = ticket.ticket_distribution_id;
-        let change = NodChange {
-            ticket_distribution_id: id,
-            event: TdEvent::Failed,
-            nod_order_group_id: None,
-            reason: Some(format!("NOD_UNAVAILABLE: retries exhausted: {reason}")),
-            media_serial_number_id: None,
-            traceparent: td_telemetry::propagation::current_traceparent_or(
-                leased.traceparent.as_deref(),
-            ),
-            at: chrono::Utc::now(),
-        };
-        if let Err(err) = apply(&self.db, &change).await {
-            tracing::error!(error = %err, ticket_distribution_id = %id, "recording FAILED after exhausted retries");
-        }
+    /// The job's own retries ran out, which only a failing database (or a failing NOD during
+    /// a cancellation) causes: NOD being unavailable during a placement holds the ticket in
+    /// PostgreSQL instead. Nothing is decided here; the dispatcher offers the ticket again
+    /// once `redispatch_after` has passed, as for a lost job.
+    async fn exhausted(&self, job: &NodJob, _leased: &Job, reason: &str) {
+        let ticket = job.ticket();
+        tracing::warn!(ticket_distribution_id = %ticket.ticket_distribution_id, %reason, "NOD job out of retries; the ticket is offered again after the redispatch delay");
     }
 }
 
@@ -223,12 +238,12 @@ impl NodHandler {
         if !ticket.needs_placement().map_err(|e| e.to_string())? {
             return Ok(Outcome::Done);
         }
-        let request = PlaceRequest {
-            client_reference: id.0.to_string(),
-            orders: vec![Order::mobile_single_ticket(&ticket_content(&ticket))],
-            valid_from: ticket.start_of_validity,
-            valid_to: ticket.end_of_validity,
-        };
+        let started = chrono::Utc::now();
+        // Stamped before NOD is called: if the answer is lost, a cancellation asks NOD.
+        store::begin_placement(&self.db, id, started)
+            .await
+            .map_err(|e| e.to_string())?;
+        let since = ticket.nod_placing_since.unwrap_or(started);
         let change = |event, nod_id: Option<String>, reason: Option<String>| NodChange {
             ticket_distribution_id: id,
             event,
@@ -240,7 +255,7 @@ impl NodHandler {
             ),
             at: chrono::Utc::now(),
         };
-        let recorded = match self.nod.place(&request).await {
+        let recorded = match self.nod.place(&place_request(&ticket)).await {
             Ok(group) => change(
                 TdEvent::Distributed,
                 Some(group.id.as_str().to_owned()),
@@ -254,7 +269,7 @@ impl NodHandler {
                 let reason = format!("NOD_REJECTED: {status} {code}: {message}");
                 change(TdEvent::Failed, None, Some(reason))
             }
-            Err(err) => return Ok(Outcome::Retry(err.to_string())),
+            Err(err) => return self.wait_for_nod(&ticket, since, err, change).await,
         };
         apply(&self.db, &recorded)
             .await
@@ -262,9 +277,50 @@ impl NodHandler {
         Ok(Outcome::Done)
     }
 
-    /// Cancels in NOD a ticket cancelled here that NOD still has; `Err` is a reason to try
-    /// again.
-    async fn cancel(&self, CancelTicket(job): &CancelTicket) -> Result<Outcome, String> {
+    /// NOD did not answer a placement: the ticket waits (held in PostgreSQL, so a restart or a
+    /// lost queue changes nothing), and a new ticket that has waited past the horizon is
+    /// FAILED with `NOD_UNAVAILABLE` and keeps being placed until NOD takes it.
+    async fn wait_for_nod(
+        &self,
+        ticket: &td_store::entity::ticket_distribution::Model,
+        since: chrono::DateTime<chrono::Utc>,
+        err: NodError,
+        change: impl Fn(TdEvent, Option<String>, Option<String>) -> NodChange,
+    ) -> Result<Outcome, String> {
+        let id = TicketDistributionId(ticket.id);
+        let now = chrono::Utc::now();
+        let (retry_at, past_horizon) = self.unavailable.after_failure(since, now);
+        let status = ticket.status().map_err(|e| e.to_string())?;
+        let unavailable =
+            (past_horizon || status == TdStatus::Failed).then(|| format!("NOD_UNAVAILABLE: {err}"));
+        let txn = self.db.begin().await.map_err(|e| e.to_string())?;
+        if let (Some(reason), TdStatus::Generated) = (&unavailable, status) {
+            store::apply_change(&txn, &change(TdEvent::Failed, None, Some(reason.clone())))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        store::hold(&txn, id, since, retry_at, unavailable.as_deref())
+            .await
+            .map_err(|e| e.to_string())?;
+        txn.commit().await.map_err(|e| e.to_string())?;
+        metrics::counter!("td_nod_placement_deferred_total").increment(1);
+        tracing::warn!(
+            ticket_distribution_id = %id,
+            error = %err,
+            %retry_at,
+            failed = unavailable.is_some(),
+            "NOD did not take the placement; the ticket waits"
+        );
+        Ok(Outcome::Done)
+    }
+
+    /// Cancels in NOD a ticket cancelled here that NOD has or may have; `Err` is a reason to
+    /// try again.
+    async fn cancel(
+        &self,
+        CancelTicket(job): &CancelTicket,
+        leased: &Job,
+    ) -> Result<Outcome, String> {
         let id = job.ticket_distribution_id;
         let Some(ticket) = store::ticket(&self.db, id)
             .await
@@ -272,18 +328,72 @@ impl NodHandler {
         else {
             return Ok(Outcome::Done);
         };
-        let (Some(nod_id), None) = (&ticket.nod_order_group_id, ticket.nod_cancelled_at) else {
+        if ticket.nod_cancelled_at.is_some() || ticket.nod_cancel_refused_at.is_some() {
             return Ok(Outcome::Done);
+        }
+        let nod_id = match &ticket.nod_order_group_id {
+            Some(nod_id) => OrderGroupId::new(nod_id.clone()),
+            None if ticket.nod_place_attempted_at.is_some() => {
+                // The placement's outcome is unknown. Placing again is idempotent on the
+                // ticket id: it answers the group NOD made, or makes it now (a placement still
+                // in flight then finds it too), and either way it is cancelled next.
+                match self.nod.place(&place_request(&ticket)).await {
+                    Ok(group) => {
+                        store::record_order_group(&self.db, id, group.id.as_str())
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        group.id
+                    }
+                    Err(NodError::Rejected { .. }) => {
+                        // NOD refuses the ticket: it has no group for it.
+                        store::mark_cancelled_in_nod(&self.db, id, chrono::Utc::now())
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        return Ok(Outcome::Done);
+                    }
+                    Err(err) => return Ok(Outcome::Retry(err.to_string())),
+                }
+            }
+            None => return Ok(Outcome::Done),
         };
-        match self.nod.cancel(&OrderGroupId::new(nod_id.clone())).await {
+        match self.nod.cancel(&nod_id).await {
             Ok(_) | Err(NodError::NotFound { .. }) => {
                 store::mark_cancelled_in_nod(&self.db, id, chrono::Utc::now())
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(Outcome::Done)
             }
+            Err(NodError::Rejected {
+                status,
+                code,
+                message,
+            }) => {
+                let reason = format!("NOD_REJECTED: {status} {code}: {message}");
+                store::record_cancel_refused(&self.db, id, &reason, chrono::Utc::now())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                metrics::counter!("td_nod_cancel_refused_total").increment(1);
+                tracing::error!(
+                    ticket_distribution_id = %id,
+                    nod_order_group_id = %nod_id.as_str(),
+                    job = %leased.id,
+                    %reason,
+                    "NOD refused to cancel a cancelled ticket; recorded, not retried"
+                );
+                Ok(Outcome::Done)
+            }
             Err(err) => Ok(Outcome::Retry(err.to_string())),
         }
+    }
+}
+
+/// The placement of a ticket: one order group per ticket, idempotent on its id.
+fn place_request(ticket: &td_store::entity::ticket_distribution::Model) -> PlaceRequest {
+    PlaceRequest {
+        client_reference: ticket.id.to_string(),
+        orders: vec![Order::mobile_single_ticket(&ticket_content(ticket))],
+        valid_from: ticket.start_of_validity,
+        valid_to: ticket.end_of_validity,
     }
 }
 

@@ -20,7 +20,7 @@ use td_store::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 pub use feed::FeedFollower;
-pub use jobs::{streams, Dispatcher, DueTickets, NodHandler, Streams, Worker};
+pub use jobs::{streams, Dispatcher, DueTickets, NodHandler, Streams, Unavailable, Worker};
 
 /// The parts of the distributor, for the worker binary and the embedded default alike.
 pub struct Distributor {
@@ -49,6 +49,10 @@ impl Distributor {
             handler: NodHandler {
                 db: self.db.clone(),
                 nod: self.nod.clone(),
+                unavailable: Unavailable {
+                    retry_max: Duration::from_millis(s.unavailable_retry_max_ms),
+                    horizon: Duration::from_millis(s.unavailable_horizon_ms),
+                },
             },
             queue: self.queue.clone(),
             consumer: self.streams.consumer(&self.consumer, s.concurrency),

@@ -1,7 +1,8 @@
-//! Placing tickets in NOD, job by job: each ticket once with its own order group, a
-//! transient NOD error retried, a final rejection FAILED with NOD's reason, retries that
-//! run out FAILED too, FAILED tickets placed again on request, a job delivered twice or
-//! lost in the queue changing nothing.
+//! Placing tickets in NOD, job by job: each ticket once with its own order group, a NOD that
+//! does not answer holding the ticket GENERATED until it does, a new ticket FAILED only past
+//! the horizon and then placed automatically, a final rejection FAILED with NOD's reason,
+//! FAILED tickets placed again on request, a job delivered twice or lost in the queue
+//! changing nothing.
 
 mod common;
 
@@ -91,8 +92,28 @@ async fn a_job_lost_in_the_queue_is_dispatched_again_once_redispatch_after_has_p
     );
 }
 
+/// Ends a held ticket's hold now, as if its wait had passed: the hold and the start of its
+/// placement effort move back by what was left of the wait.
+async fn end_hold(rig: &Rig, id: uuid::Uuid) {
+    use td_store::entity::ticket_distribution as td;
+    use td_store::sea_orm::{ActiveValue::Set, EntityTrait};
+    let ticket = rig.ticket(id).await;
+    let now = chrono::Utc::now();
+    let left = ticket.nod_retry_at.expect("the ticket is held") - now;
+    td::Entity::update(td::ActiveModel {
+        id: Set(id),
+        nod_retry_at: Set(Some(now)),
+        nod_placing_since: Set(ticket.nod_placing_since.map(|s| s - left)),
+        ..Default::default()
+    })
+    .exec(&rig.db)
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
-async fn a_transient_nod_error_is_retried_and_the_ticket_then_placed() {
+async fn a_nod_that_does_not_answer_holds_the_ticket_generated_and_it_is_placed_once_the_hold_ends()
+{
     let rig = Rig::start().await;
     rig.record(&zone(
         "TRANSIENT",
@@ -104,27 +125,46 @@ async fn a_transient_nod_error_is_retried_and_the_ticket_then_placed() {
         fail_next: 1,
         ..Faults::default()
     });
-    rig.dispatcher.pass().await.unwrap();
-    let outcomes = rig.work().await;
-    assert!(
-        matches!(outcomes.as_slice(), [Outcome::Retry(_)]),
-        "{outcomes:?}"
-    );
-    let ticket = &rig.tickets("TRANSIENT").await[0];
-    assert_eq!(ticket.status, "GENERATED");
-    // The retry comes back after its backoff and goes through.
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(rig.dispatcher.pass().await.unwrap(), 1);
     assert_eq!(rig.work().await, vec![Outcome::Done]);
-    assert_eq!(rig.ticket(ticket.id).await.status, "DISTRIBUTED");
+    let ticket = rig.tickets("TRANSIENT").await.remove(0);
+    assert_eq!(ticket.status, "GENERATED");
+    let retry_at = ticket.nod_retry_at.expect("held");
+    let wait = retry_at - chrono::Utc::now();
+    assert!(
+        wait > chrono::Duration::milliseconds(500) && wait <= chrono::Duration::seconds(1),
+        "the first wait is a second: {wait}"
+    );
+    // Held: no job before the hold ends, even with the job's stamp written after the hold
+    // (the dispatcher stamps once its pass has enqueued, possibly after the worker is done).
+    td_store::nod::mark_enqueued(
+        &rig.db,
+        &[td_domain::ids::TicketDistributionId(ticket.id)],
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rig.dispatcher.pass().await.unwrap(), 0);
+    end_hold(&rig, ticket.id).await;
+    assert_eq!(rig.dispatcher.pass().await.unwrap(), 1);
+    assert_eq!(rig.work().await, vec![Outcome::Done]);
+    let placed = rig.ticket(ticket.id).await;
+    assert_eq!(placed.status, "DISTRIBUTED");
+    assert_eq!(placed.nod_retry_at, None);
     assert_eq!(rig.placements(), 2);
     assert_eq!(rig.count("TRANSIENT", FAILED).await, 0);
+    assert!(rig.dead_letters().await.is_empty());
 }
 
 #[tokio::test]
-async fn retries_that_run_out_leave_the_placement_failed_and_the_job_a_dead_letter() {
-    let rig = Rig::start().await;
+async fn waits_for_nod_double_up_to_the_most_and_a_new_ticket_fails_only_past_the_horizon() {
+    let rig = Rig::with_unavailable(nod_distributor::Unavailable {
+        retry_max: Duration::from_secs(8),
+        horizon: Duration::from_secs(20),
+    })
+    .await;
     rig.record(&zone(
-        "EXHAUSTED",
+        "OUTAGE",
         chrono::Utc::now(),
         chrono::Utc::now() + chrono::Duration::days(1),
     ))
@@ -133,17 +173,50 @@ async fn retries_that_run_out_leave_the_placement_failed_and_the_job_a_dead_lett
         error_rate: 1.0,
         ..Faults::default()
     });
-    rig.settle_all().await;
-    assert_eq!(rig.placements(), u64::from(MAX_ATTEMPTS));
-    let ticket = &rig.tickets("EXHAUSTED").await[0];
-    assert_eq!(ticket.status, "FAILED");
-    let reason = ticket.failure_reason.clone().unwrap_or_default();
-    assert!(
-        reason.starts_with("NOD_UNAVAILABLE: retries exhausted: "),
-        "{reason}"
-    );
-    assert_eq!(rig.dead_letters().await.len(), 1);
-    assert_eq!(rig.count("EXHAUSTED", FAILED).await, 1);
+    let id = rig.tickets("OUTAGE").await[0].id;
+    // Attempt after attempt, time moved on by each hold: the waits are about what was
+    // already waited (1, 1, 2, 4, 8, 8 s …) and the ticket stays GENERATED for 20 s.
+    let mut waits = Vec::new();
+    loop {
+        assert_eq!(rig.dispatcher.pass().await.unwrap(), 1);
+        assert_eq!(rig.work().await, vec![Outcome::Done]);
+        let ticket = rig.ticket(id).await;
+        if ticket.status != "GENERATED" {
+            break;
+        }
+        let wait = ticket.nod_retry_at.unwrap() - chrono::Utc::now();
+        waits.push((wait.num_milliseconds() as f64 / 1000.0).round() as i64);
+        assert!(waits.len() < 12, "never FAILED: {waits:?}");
+        end_hold(&rig, id).await;
+    }
+    assert_eq!(waits, vec![1, 1, 2, 4, 8, 8], "waits in seconds");
+    let failed = rig.ticket(id).await;
+    assert_eq!(failed.status, "FAILED");
+    let reason = failed.failure_reason.clone().unwrap_or_default();
+    assert!(reason.starts_with("NOD_UNAVAILABLE: "), "{reason}");
+    assert_eq!(rig.count("OUTAGE", FAILED).await, 1);
+
+    // Still unavailable: FAILED once, held at the longest wait.
+    end_hold(&rig, id).await;
+    assert_eq!(rig.dispatcher.pass().await.unwrap(), 1);
+    assert_eq!(rig.work().await, vec![Outcome::Done]);
+    let still = rig.ticket(id).await;
+    assert_eq!(still.status, "FAILED");
+    let wait = still.nod_retry_at.unwrap() - chrono::Utc::now();
+    assert!(wait > chrono::Duration::seconds(7), "{wait}");
+    assert_eq!(rig.count("OUTAGE", FAILED).await, 1);
+
+    // NOD answers again: placed without anyone asking.
+    rig.faults(Faults::default());
+    end_hold(&rig, id).await;
+    assert_eq!(rig.dispatcher.pass().await.unwrap(), 1);
+    assert_eq!(rig.work().await, vec![Outcome::Done]);
+    let placed = rig.ticket(id).await;
+    assert_eq!(placed.status, "DISTRIBUTED");
+    assert_eq!(placed.failure_reason, None);
+    assert_eq!(rig.count("OUTAGE", DISTRIBUTED).await, 1);
+    assert_eq!(rig.dispatcher.pass().await.unwrap(), 0);
+    assert!(rig.dead_letters().await.is_empty());
 }
 
 #[tokio::test]

@@ -97,7 +97,7 @@ impl Intake {
             let event = match usable(message, &self.limits) {
                 Ok(event) => event,
                 Err(reason) => {
-                    outcomes.push(self.dead_letter(message, reason).await?);
+                    outcomes.push(self.dead_letter(message, "invalid", reason).await?);
                     continue;
                 }
             };
@@ -132,13 +132,16 @@ impl Intake {
                 Err(td_store::StoreError::Event(refused)) => {
                     savepoint.rollback().await?;
                     let reason = format!("the order cannot be published as events: {refused}");
-                    outcomes.push(self.dead_letter(message, reason).await?);
+                    outcomes.push(self.dead_letter(message, "event", reason).await?);
                     continue;
                 }
                 Err(refused @ td_store::StoreError::OtherOrganisation { .. }) => {
                     savepoint.rollback().await?;
                     let reason = format!("the order cannot change organisation: {refused}");
-                    outcomes.push(self.dead_letter(message, reason).await?);
+                    outcomes.push(
+                        self.dead_letter(message, "other_organisation", reason)
+                            .await?,
+                    );
                     continue;
                 }
                 // The database refuses this event's data (a value it cannot store, one
@@ -147,13 +150,13 @@ impl Intake {
                 Err(refused @ td_store::StoreError::Corrupt(_)) => {
                     savepoint.rollback().await?;
                     let reason = format!("the order's stored state cannot be read: {refused}");
-                    outcomes.push(self.dead_letter(message, reason).await?);
+                    outcomes.push(self.dead_letter(message, "corrupt", reason).await?);
                     continue;
                 }
                 Err(refused) if refused.is_refused_data() => {
                     savepoint.rollback().await?;
                     let reason = format!("the database cannot store the order: {refused}");
-                    outcomes.push(self.dead_letter(message, reason).await?);
+                    outcomes.push(self.dead_letter(message, "refused_data", reason).await?);
                     continue;
                 }
                 Err(other) => return Err(other.into()),
@@ -180,13 +183,14 @@ impl Intake {
         Ok(outcomes)
     }
 
+    /// Publishes the event to the dead-letter topic; `kind` is the `reason` label of
+    /// `td_quarantined_total`, `reason` the full text in the letter's `reason` header.
     async fn dead_letter(
         &self,
         incoming: &Incoming<'_>,
+        kind: &'static str,
         reason: String,
     ) -> Result<IntakeOutcome, IntakeError> {
-        tracing::warn!(source = %incoming.source, %reason, "order event dead-lettered");
-        metrics::counter!("td_order_events_total", "outcome" => "dead_lettered").increment(1);
         let message = dead_letter::message(
             DeadLetter {
                 topic: &self.dlq_topic,
@@ -200,6 +204,10 @@ impl Intake {
         self.dead_letters
             .publish(std::slice::from_ref(&message))
             .await?;
+        tracing::error!(source = %incoming.source, %reason, "order event dead-lettered");
+        metrics::counter!("td_order_events_total", "outcome" => "dead_lettered").increment(1);
+        metrics::counter!("td_quarantined_total", "stage" => "order-intake", "reason" => kind)
+            .increment(1);
         Ok(IntakeOutcome::DeadLettered { reason })
     }
 }

@@ -194,7 +194,7 @@ impl Relay {
 
 /// Reports one parked event: once, at error level, and in `td_quarantined_total`.
 fn quarantined(event: &row::Model, reason_kind: &'static str, reason: &str) {
-    metrics::counter!("td_quarantined_total", "stage" => "outbox_relay", "reason" => reason_kind)
+    metrics::counter!("td_quarantined_total", "stage" => "outbox", "reason" => reason_kind)
         .increment(1);
     tracing::error!(
         outbox_id = event.id,

@@ -260,6 +260,11 @@ impl Stack {
                 ("TD__JOBS__VISIBILITY_TIMEOUT_MS", "5000".to_owned()),
                 ("TD__NOD_DISTRIBUTOR__DISPATCH_INTERVAL_MS", "50".to_owned()),
                 ("TD__NOD_DISTRIBUTOR__FEED_INTERVAL_MS", "100".to_owned()),
+                // While NOD is down a ticket waits at most 2 s between attempts.
+                (
+                    "TD__NOD_DISTRIBUTOR__UNAVAILABLE_RETRY_MAX_MS",
+                    "2000".to_owned(),
+                ),
                 ("TD__SHUTDOWN__DRAIN_DEADLINE_MS", "5000".to_owned()),
             ];
             nod = Some(base);

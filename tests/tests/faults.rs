@@ -486,8 +486,8 @@ impl Scenario {
                 ("TD__GATEWAY__RATE_LIMIT_PER_SECOND", "0".to_owned()),
                 // The production policy for jobs, so that what the suite shows of retries
                 // and give-ups holds for a deployment; only the intervals that make a lost
-                // job come back are shortened (production: 60 s and 5 min), to fit the
-                // suite's time.
+                // job come back, and the longest wait for NOD, are shortened (production:
+                // 60 s, 5 min and 5 min), to fit the suite's time.
                 ("TD__JOBS__MAX_ATTEMPTS", "5".to_owned()),
                 ("TD__JOBS__RETRY_BASE_MS", "1000".to_owned()),
                 (
@@ -503,6 +503,7 @@ impl Scenario {
         for (k, v) in [
             ("TD__JOBS__MAX_ATTEMPTS", "5"),
             ("TD__JOBS__RETRY_BASE_MS", "1000"),
+            ("TD__NOD_DISTRIBUTOR__UNAVAILABLE_RETRY_MAX_MS", "5000"),
         ] {
             stack.distributor_env.retain(|(key, _)| *key != k);
             stack.distributor_env.push((k, v.to_owned()));

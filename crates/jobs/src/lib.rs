@@ -106,6 +106,15 @@ pub async fn enqueue_all<K>(
     report
 }
 
+/// The quarantine stage of a job stream: its name without the environment suffix
+/// (`nod-jobs-prod` is `nod-jobs`), as `td_quarantined_total` and `td-admin` name it.
+pub fn stage_of(stream: &str) -> String {
+    match stream.match_indices('-').nth(1) {
+        Some((at, _)) => stream[..at].to_owned(),
+        None => stream.to_owned(),
+    }
+}
+
 /// The name of the dead-letter stream of `stream`.
 pub fn dead_letter_stream(stream: &str) -> String {
     format!("{stream}:dead")
@@ -180,4 +189,15 @@ pub trait JobQueue: Send + Sync {
         after: Option<&'a str>,
         max: usize,
     ) -> BoxFuture<'a, Result<Vec<DeadLetter>, JobError>>;
+
+    /// Removes the dead letter with id `id` from `stream`'s dead letters; `false` when there
+    /// is none (already removed, or trimmed). An operator's replay enqueues the job again
+    /// first and then removes its letter, so a crash in between leaves a letter to replay
+    /// again rather than losing the job (the dedup key of the re-enqueued job keeps a
+    /// second replay from doubling it).
+    fn remove_dead_letter<'a>(
+        &'a self,
+        stream: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, JobError>>;
 }

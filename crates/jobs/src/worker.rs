@@ -58,10 +58,21 @@ impl<H: Handler> Worker<H> {
             Outcome::Done => self.queue.ack(delivery).await,
             Outcome::Fail(reason) => {
                 tracing::error!(job = %leased.id, kind = %leased.kind, %reason, "job failed for good; dead-lettered");
-                self.queue.fail(delivery, reason).await
+                let failed = self.queue.fail(delivery, reason).await;
+                if failed.is_ok() {
+                    let why = if job.is_some() {
+                        "refused"
+                    } else {
+                        "unreadable"
+                    };
+                    self.quarantined(why);
+                }
+                failed
             }
             Outcome::Retry(reason) => match self.queue.retry(delivery, reason).await {
                 Ok(RetryOutcome::DeadLettered) => {
+                    tracing::error!(job = %leased.id, kind = %leased.kind, %reason, "job out of retries; dead-lettered");
+                    self.quarantined("retries_exhausted");
                     if let Some(job) = job {
                         self.handler.exhausted(job, leased, reason).await;
                     }
@@ -77,5 +88,16 @@ impl<H: Handler> Worker<H> {
         if let Err(err) = settled {
             tracing::warn!(error = %err, job = %leased.id, kind = %leased.kind, "settling a job failed; it will be delivered again");
         }
+    }
+
+    /// Counts a job that went to the dead letters, by stream (without its environment
+    /// suffix, e.g. `nod-jobs`) and why; `td-admin quarantine list` shows them.
+    fn quarantined(&self, reason: &'static str) {
+        metrics::counter!(
+            "td_quarantined_total",
+            "stage" => crate::stage_of(&self.consumer.stream),
+            "reason" => reason
+        )
+        .increment(1);
     }
 }

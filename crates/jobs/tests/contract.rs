@@ -454,6 +454,31 @@ async fn a_failed_job_goes_straight_to_the_dead_letters(backend: Backend) {
     assert_eq!(f.queue.stats(&f.stream, GROUP).await.unwrap().dead, 3);
 }
 
+async fn a_removed_dead_letter_is_gone_and_the_others_stay(backend: Backend) {
+    let f = backend.fixture(fast()).await;
+    for n in 0..2 {
+        f.queue.enqueue(&f.stream, &job(n)).await.unwrap();
+    }
+    for d in receive_until(&f, "c1", 2).await {
+        f.queue.fail(&d, "refused").await.unwrap();
+    }
+    let before = dead_letters(&f).await;
+    assert_eq!(before.len(), 2);
+    assert!(f
+        .queue
+        .remove_dead_letter(&f.stream, &before[0].id)
+        .await
+        .unwrap());
+    // Removing it again finds nothing, and the other letter is untouched.
+    assert!(!f
+        .queue
+        .remove_dead_letter(&f.stream, &before[0].id)
+        .await
+        .unwrap());
+    assert_eq!(dead_letters(&f).await, before[1..]);
+    assert_eq!(f.queue.stats(&f.stream, GROUP).await.unwrap().dead, 1);
+}
+
 async fn a_repeated_dedup_key_is_enqueued_once(backend: Backend) {
     let f = backend.fixture(fast()).await;
     let first = job(1).with_dedup_key("td-42:place");
@@ -562,6 +587,7 @@ contract!(
     a_retried_job_waits_its_backoff_and_comes_back_with_the_next_attempt,
     after_the_last_attempt_a_job_is_a_dead_letter_with_its_error,
     a_failed_job_goes_straight_to_the_dead_letters,
+    a_removed_dead_letter_is_gone_and_the_others_stay,
     a_repeated_dedup_key_is_enqueued_once,
     a_full_stream_refuses_new_jobs,
     a_job_too_large_for_the_queue_is_skipped_and_the_later_ones_enqueued,

@@ -49,6 +49,8 @@ dispatch_interval_ms = 200
 redispatch_after_ms = 300000
 feed_interval_ms = 1000
 feed_page = 200
+unavailable_retry_max_ms = 300000
+unavailable_horizon_ms = 21600000
 
 [pdf_renderer]
 health_addr = "127.0.0.1:8083"

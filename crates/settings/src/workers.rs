@@ -51,6 +51,12 @@ pub struct NodDistributorSettings {
     pub feed_interval_ms: u64,
     /// Feed entries read per request.
     pub feed_page: u32,
+    /// While NOD is unavailable a ticket waits about as long as it has already waited
+    /// before its next placement attempt, at least a second and at most this long.
+    pub unavailable_retry_max_ms: u64,
+    /// A new ticket NOD could not take for this long is FAILED (`NOD_UNAVAILABLE`), so the
+    /// status answers say so; it is still placed automatically once NOD answers again.
+    pub unavailable_horizon_ms: u64,
 }
 
 impl Section for NodDistributorSettings {
@@ -60,6 +66,18 @@ impl Section for NodDistributorSettings {
         }
         if self.feed_page == 0 || self.feed_page > 1000 {
             return Err(invalid("nod_distributor.feed_page", "must be 1 to 1000"));
+        }
+        if self.unavailable_retry_max_ms < 1000 {
+            return Err(invalid(
+                "nod_distributor.unavailable_retry_max_ms",
+                "must be at least 1000",
+            ));
+        }
+        if self.unavailable_horizon_ms < self.unavailable_retry_max_ms {
+            return Err(invalid(
+                "nod_distributor.unavailable_horizon_ms",
+                "must be at least nod_distributor.unavailable_retry_max_ms",
+            ));
         }
         Ok(())
     }

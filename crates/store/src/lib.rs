@@ -15,6 +15,7 @@ pub mod nod;
 pub mod notify;
 pub mod outbox;
 pub mod pdf;
+pub mod quarantine;
 pub mod query;
 pub mod record;
 mod transition;

@@ -56,7 +56,9 @@ pub struct DueJob {
 }
 
 /// Tickets that need a job now: never enqueued, or enqueued longer than `redispatch_after`
-/// ago and still waiting. Oldest first, at most `limit`.
+/// ago and still waiting, or held back while NOD was unavailable and due again (a job enqueued
+/// before the hold began has been handled: the hold was set by its worker). A held ticket is
+/// not due before its `nod_retry_at`. Oldest first, at most `limit`.
 pub async fn due_jobs<C: ConnectionTrait>(
     conn: &C,
     now: DateTime<Utc>,
@@ -66,16 +68,30 @@ pub async fn due_jobs<C: ConnectionTrait>(
     let stale = now - redispatch_after;
     let not_recent = Condition::any()
         .add(td::Column::NodEnqueuedAt.is_null())
-        .add(td::Column::NodEnqueuedAt.lt(stale));
+        .add(td::Column::NodEnqueuedAt.lt(stale))
+        .add(
+            Condition::all()
+                .add(td::Column::NodRetryAt.is_not_null())
+                .add(Expr::col(td::Column::NodEnqueuedAt).lt(Expr::col(td::Column::NodRetryAt))),
+        );
+    let not_held = Condition::any()
+        .add(td::Column::NodRetryAt.is_null())
+        .add(td::Column::NodRetryAt.lte(now));
     let place = placement_condition();
     let cancel = Condition::all()
         .add(td::Column::Status.eq(TdStatus::Cancelled.as_str()))
-        .add(td::Column::NodOrderGroupId.is_not_null())
-        .add(td::Column::NodCancelledAt.is_null());
+        .add(td::Column::NodCancelledAt.is_null())
+        .add(td::Column::NodCancelRefusedAt.is_null())
+        .add(
+            Condition::any()
+                .add(td::Column::NodOrderGroupId.is_not_null())
+                .add(td::Column::NodPlaceAttemptedAt.is_not_null()),
+        );
     let rows = td::Entity::find()
         .filter(
             Condition::all()
                 .add(not_recent)
+                .add(not_held)
                 .add(Condition::any().add(place).add(cancel)),
         )
         .order_by_asc(td::Column::UpdatedAt)
@@ -123,8 +139,20 @@ pub async fn due_jobs<C: ConnectionTrait>(
         .collect())
 }
 
-/// `td_domain::needs_placement` as SQL, status by status, so the two cannot drift apart.
+/// `td_domain::needs_placement` as SQL, status by status, so the two cannot drift apart. A
+/// ticket is asked to be placed when a placement was requested or NOD was unavailable
+/// (`td::Model::needs_placement`).
 fn placement_condition() -> Condition {
+    let asked = || {
+        Condition::any()
+            .add(td::Column::NodReplaceRequested.eq(true))
+            .add(td::Column::NodUnavailable.eq(true))
+    };
+    let not_asked = || {
+        Condition::all()
+            .add(td::Column::NodReplaceRequested.eq(false))
+            .add(td::Column::NodUnavailable.eq(false))
+    };
     TdStatus::ALL
         .into_iter()
         .fold(Condition::any(), |any, status| {
@@ -134,16 +162,8 @@ fn placement_condition() -> Condition {
                 needs_placement(status, true),
             ) {
                 (true, true) => any.add(is),
-                (false, true) => any.add(
-                    Condition::all()
-                        .add(is)
-                        .add(td::Column::NodReplaceRequested.eq(true)),
-                ),
-                (true, false) => any.add(
-                    Condition::all()
-                        .add(is)
-                        .add(td::Column::NodReplaceRequested.eq(false)),
-                ),
+                (false, true) => any.add(Condition::all().add(is).add(asked())),
+                (true, false) => any.add(Condition::all().add(is).add(not_asked())),
                 (false, false) => any,
             }
         })
@@ -161,6 +181,104 @@ pub async fn mark_enqueued<C: ConnectionTrait>(
     td::Entity::update_many()
         .col_expr(td::Column::NodEnqueuedAt, Expr::value(now))
         .filter(td::Column::Id.is_in(ids.iter().map(|i| i.0)))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Clears what a placement effort leaves on a ticket once it has ended (placed, or FAILED):
+/// no hold, no longer waiting for NOD to come back. `nod_place_attempted_at` stays: NOD may
+/// still have a group for the ticket.
+pub(crate) fn end_placement_effort(update: &mut td::ActiveModel) {
+    update.nod_placing_since = Set(None);
+    update.nod_retry_at = Set(None);
+    update.nod_unavailable = Set(false);
+}
+
+/// Stamps a placement call that is about to be made: from now on the ticket may be in NOD
+/// even if the answer never arrives. Keeps the first attempt and the start of the current
+/// effort when they are set.
+pub async fn begin_placement<C: ConnectionTrait>(
+    conn: &C,
+    id: TicketDistributionId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    td::Entity::update_many()
+        .col_expr(
+            td::Column::NodPlaceAttemptedAt,
+            Expr::col(td::Column::NodPlaceAttemptedAt).if_null(now),
+        )
+        .col_expr(
+            td::Column::NodPlacingSince,
+            Expr::col(td::Column::NodPlacingSince).if_null(now),
+        )
+        .filter(td::Column::Id.eq(id.0))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Holds a ticket back from NOD jobs until `retry_at` (NOD was unavailable), in the
+/// placement effort that began at `since`. With `unavailable` (the reason), the ticket is
+/// FAILED only because NOD did not answer: it is asked to be placed again, with that reason
+/// as its failure reason, and is placed automatically once NOD answers.
+pub async fn hold<C: ConnectionTrait>(
+    conn: &C,
+    id: TicketDistributionId,
+    since: DateTime<Utc>,
+    retry_at: DateTime<Utc>,
+    unavailable: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut update = td::Entity::update_many()
+        .col_expr(td::Column::NodPlacingSince, Expr::value(since))
+        .col_expr(td::Column::NodRetryAt, Expr::value(retry_at))
+        .col_expr(
+            td::Column::NodEnqueuedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        );
+    if let Some(reason) = unavailable {
+        update = update
+            .col_expr(td::Column::NodUnavailable, Expr::value(true))
+            .col_expr(td::Column::NodReplaceRequested, Expr::value(false))
+            .col_expr(td::Column::FailureReason, Expr::value(reason));
+    }
+    // A ticket cancelled meanwhile is not held: its cancellation in NOD is due at once.
+    update
+        .filter(td::Column::Id.eq(id.0))
+        .filter(td::Column::Status.is_in([TdStatus::Generated.as_str(), TdStatus::Failed.as_str()]))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records that NOD refused, for good, to cancel a ticket cancelled here: no further job is
+/// due for it, and the reason stays with the ticket.
+pub async fn record_cancel_refused<C: ConnectionTrait>(
+    conn: &C,
+    id: TicketDistributionId,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    td::Entity::update_many()
+        .col_expr(td::Column::NodCancelRefusedAt, Expr::value(at))
+        .col_expr(td::Column::NodCancelRefusedReason, Expr::value(reason))
+        .filter(td::Column::Id.eq(id.0))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records the NOD order group of a ticket whose placement outcome was unknown, once NOD
+/// has said which it is.
+pub async fn record_order_group<C: ConnectionTrait>(
+    conn: &C,
+    id: TicketDistributionId,
+    nod_order_group_id: &str,
+) -> Result<(), StoreError> {
+    td::Entity::update_many()
+        .col_expr(td::Column::NodOrderGroupId, Expr::value(nod_order_group_id))
+        .filter(td::Column::Id.eq(id.0))
+        .filter(td::Column::NodOrderGroupId.is_null())
         .exec(conn)
         .await?;
     Ok(())
@@ -184,6 +302,14 @@ pub async fn request_replacement<C: ConnectionTrait>(
         .col_expr(td::Column::NodReplaceRequested, Expr::value(true))
         .col_expr(
             td::Column::NodEnqueuedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            td::Column::NodPlacingSince,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            td::Column::NodRetryAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .col_expr(td::Column::UpdatedAt, Expr::value(now))
@@ -310,15 +436,15 @@ pub async fn apply_change<C: ConnectionTrait>(
             }
             if change.event == TdEvent::Failed && from == TdStatus::Failed {
                 // A re-placement failed again: keep the newest reason, end the request.
-                td::Entity::update(td::ActiveModel {
+                let mut update = td::ActiveModel {
                     id: Set(row.id),
                     failure_reason: Set(change.reason.clone()),
                     nod_replace_requested: Set(false),
                     updated_at: Set(change.at),
                     ..Default::default()
-                })
-                .exec(conn)
-                .await?;
+                };
+                end_placement_effort(&mut update);
+                td::Entity::update(update).exec(conn).await?;
             }
             return Ok(ChangeOutcome::Refused { status: from });
         }

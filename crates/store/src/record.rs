@@ -351,6 +351,12 @@ fn ticket_rows(
                 nod_enqueued_at: Set(None),
                 nod_replace_requested: Set(false),
                 nod_cancelled_at: Set(None),
+                nod_place_attempted_at: Set(None),
+                nod_placing_since: Set(None),
+                nod_retry_at: Set(None),
+                nod_unavailable: Set(false),
+                nod_cancel_refused_at: Set(None),
+                nod_cancel_refused_reason: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             })

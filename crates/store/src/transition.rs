@@ -96,10 +96,12 @@ impl Accepted<'_> {
                 update.distributed_at = Set(Some(at));
                 update.failure_reason = Set(None);
                 update.nod_replace_requested = Set(false);
+                crate::nod::end_placement_effort(&mut update);
             }
             Change::Failed { reason } => {
                 update.failure_reason = Set(reason.clone());
                 update.nod_replace_requested = Set(false);
+                crate::nod::end_placement_effort(&mut update);
             }
             Change::PickedUp {
                 media_serial_number_id,
@@ -111,8 +113,10 @@ impl Accepted<'_> {
             }
             Change::Cancelled { cause: Some(cause) } => {
                 update.cancel_cause = Set(Some(cause.as_str().to_owned()));
-                // A ticket NOD has must be cancelled there too: due for a job at once.
+                // A ticket NOD has (or may have) must be cancelled there too: due for a job
+                // at once, whatever hold its placement was under.
                 update.nod_enqueued_at = Set(None);
+                update.nod_retry_at = Set(None);
             }
             Change::Cancelled { cause: None }
             | Change::Activated

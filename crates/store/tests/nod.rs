@@ -901,17 +901,20 @@ async fn an_unknown_ticket_is_reported(db: &DatabaseConnection) {
 }
 
 /// The due-jobs SQL places exactly the tickets `td_domain::needs_placement` says, for every
-/// status with and without a re-placement request.
+/// status with and without a re-placement request, whether asked by a caller or because NOD
+/// was unavailable.
 async fn placements_due_are_those_the_domain_rule_names(db: &DatabaseConnection) {
     use sea_orm::ActiveValue::Set;
     let (l1, _) = recorded(db, "O1", at(0)).await;
     let id = l1.ids()[0];
     for status in TdStatus::ALL {
-        for asked in [false, true] {
+        for (requested, unavailable) in [(false, false), (true, false), (false, true)] {
+            let asked = requested || unavailable;
             td::Entity::update(td::ActiveModel {
                 id: Set(id.0),
                 status: Set(status.as_str().to_owned()),
-                nod_replace_requested: Set(asked),
+                nod_replace_requested: Set(requested),
+                nod_unavailable: Set(unavailable),
                 nod_enqueued_at: Set(None),
                 nod_order_group_id: Set(None),
                 ..Default::default()
@@ -926,7 +929,7 @@ async fn placements_due_are_those_the_domain_rule_names(db: &DatabaseConnection)
             assert_eq!(
                 placed,
                 td_domain::status::needs_placement(status, asked),
-                "{status} with replace_requested = {asked}"
+                "{status} with replace_requested = {requested}, unavailable = {unavailable}"
             );
             assert_eq!(
                 row(db, id.0).await.needs_placement().unwrap(),
@@ -935,6 +938,44 @@ async fn placements_due_are_those_the_domain_rule_names(db: &DatabaseConnection)
             );
         }
     }
+}
+
+/// A held ticket is not due before its hold ends, then due even if a job's stamp was written
+/// after the hold began (that job was handled: its worker set the hold); a cancelled ticket
+/// whose placement was attempted is due for cancellation though its NOD group is unknown,
+/// and not after NOD refused the cancellation for good.
+async fn holds_unknown_outcomes_and_refusals_decide_what_is_due(db: &DatabaseConnection) {
+    let (_, l2) = recorded(db, "O1", at(0)).await;
+    let id = l2.ids()[0];
+    let this = |jobs: Vec<DueJob>| -> Vec<DueJob> {
+        jobs.into_iter()
+            .filter(|j| j.ticket_distribution_id == id)
+            .collect()
+    };
+    nod::begin_placement(db, id, at(1)).await.unwrap();
+    nod::hold(db, id, at(1), at(3), None).await.unwrap();
+    // The pass that enqueued the handled job stamps it after the worker held the ticket.
+    nod::mark_enqueued(db, &[id], at(1)).await.unwrap();
+    assert!(this(due(db, at(2)).await).is_empty(), "held until 3");
+    let again = this(due(db, at(3)).await);
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].kind, JobKind::Place);
+    nod::mark_enqueued(db, &[id], at(3)).await.unwrap();
+    assert!(this(due(db, at(4)).await).is_empty(), "enqueued at 3");
+    let held = row(db, id.0).await;
+    assert_eq!(held.nod_place_attempted_at, Some(at(1)));
+    assert_eq!(held.nod_placing_since, Some(at(1)));
+
+    // Cancelled with its placement outcome unknown: due for cancellation at once.
+    record(db, &order("O1", 2, "CREDITED"), at(5)).await;
+    assert_eq!(row(db, id.0).await.status, "CANCELLED");
+    let cancel = this(due(db, at(5)).await);
+    assert_eq!(cancel.len(), 1, "{cancel:?}");
+    assert_eq!(cancel[0].kind, JobKind::Cancel);
+    nod::record_cancel_refused(db, id, "NOD_REJECTED: 422", at(6))
+        .await
+        .unwrap();
+    assert!(this(due(db, at(60)).await).is_empty());
 }
 
 macro_rules! on_both {
@@ -969,4 +1010,5 @@ on_both!(
     the_feed_cursor_is_kept,
     an_unknown_ticket_is_reported,
     placements_due_are_those_the_domain_rule_names,
+    holds_unknown_outcomes_and_refusals_decide_what_is_due,
 );

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Utc};
-use nod_distributor::{DueTickets, FeedFollower, NodHandler};
+use nod_distributor::{DueTickets, FeedFollower, NodHandler, Unavailable};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,21 +34,46 @@ pub struct Rig {
 /// Attempts per job in these tests; a short backoff so that a retry comes back at once.
 pub const MAX_ATTEMPTS: u32 = 3;
 
+/// The production defaults: waits of at most 5 min, FAILED after 6 h.
+pub const UNAVAILABLE: Unavailable = Unavailable {
+    retry_max: Duration::from_secs(300),
+    horizon: Duration::from_secs(6 * 3600),
+};
+
 impl Rig {
     pub async fn start() -> Self {
         Self::with_redispatch_after(Duration::from_secs(300)).await
     }
 
     pub async fn with_redispatch_after(redispatch_after: Duration) -> Self {
-        Self::on(td_testkit::sqlite().await.db, redispatch_after).await
+        Self::on(td_testkit::sqlite().await.db, redispatch_after, UNAVAILABLE).await
+    }
+
+    /// A rig whose tickets wait for NOD as `unavailable` says.
+    pub async fn with_unavailable(unavailable: Unavailable) -> Self {
+        Self::on(
+            td_testkit::sqlite().await.db,
+            Duration::from_secs(300),
+            unavailable,
+        )
+        .await
     }
 
     /// The same rig on a PostgreSQL database of its own.
     pub async fn on_postgres() -> Self {
-        Self::on(td_testkit::postgres().await.db, Duration::from_secs(300)).await
+        Self::on(
+            td_testkit::postgres().await.db,
+            Duration::from_secs(300),
+            UNAVAILABLE,
+        )
+        .await
     }
 
-    async fn on(db: DatabaseConnection, redispatch_after: Duration) -> Self {
+    async fn on(
+        db: DatabaseConnection,
+        redispatch_after: Duration,
+        unavailable: Unavailable,
+    ) -> Self {
         let queue = Arc::new(
             InMemoryQueue::new(QueueConfig {
                 retry_base_ms: 1,
@@ -91,6 +116,7 @@ impl Rig {
             handler: NodHandler {
                 db: db.clone(),
                 nod: nod.clone(),
+                unavailable,
             },
             queue: shared,
             consumer: streams.consumer("test", 4),

@@ -162,4 +162,18 @@ impl JobQueue for InMemoryQueue {
             }
         })
     }
+
+    fn remove_dead_letter<'a>(
+        &'a self,
+        stream: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, JobError>> {
+        Box::pin(async move {
+            let mut streams = self.streams.lock().await;
+            match streams.get_mut(stream) {
+                Some(s) => s.remove_dead_letter(id),
+                None => Ok(false),
+            }
+        })
+    }
 }

@@ -265,6 +265,10 @@ impl Stream {
             .map(|(_, letter)| letter.clone())
             .collect())
     }
+
+    pub(super) fn remove_dead_letter(&mut self, id: &str) -> Result<bool, JobError> {
+        Ok(self.dead.remove(&parse_id(id)?).is_some())
+    }
 }
 
 /// Records a dead letter, dropping the oldest past the cap (`dead_letter_max_len`).

@@ -133,4 +133,19 @@ impl JobQueue for RedisQueue {
             Ok(letters)
         })
     }
+
+    fn remove_dead_letter<'a>(
+        &'a self,
+        stream: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, JobError>> {
+        Box::pin(async move {
+            let removed: i64 = redis::cmd("XDEL")
+                .arg(dead_letter_stream(stream))
+                .arg(id)
+                .query_async(&mut self.conn.clone())
+                .await?;
+            Ok(removed > 0)
+        })
+    }
 }

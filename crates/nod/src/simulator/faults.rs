@@ -34,6 +34,13 @@ pub struct Faults {
     /// The `Retry-After` of a 429, in seconds (the header's unit).
     #[serde(alias = "retry_after_seconds")]
     pub retry_after_seconds: u64,
+    /// Share of back-office requests that NOD carries out but whose answer is lost: the
+    /// caller gets a 504 and cannot tell whether the request took effect.
+    #[serde(alias = "lose_answer_rate")]
+    pub lose_answer_rate: f64,
+    /// The next N back-office requests are carried out and answered 504.
+    #[serde(alias = "lose_answer_next")]
+    pub lose_answer_next: u32,
 }
 
 impl Default for Faults {
@@ -47,6 +54,8 @@ impl Default for Faults {
             rate_limit_rate: 0.0,
             rate_limit_next: 0,
             retry_after_seconds: 1,
+            lose_answer_rate: 0.0,
+            lose_answer_next: 0,
         }
     }
 }
@@ -57,6 +66,7 @@ pub(crate) enum Injected {
     RateLimited { retry_after_seconds: u64 },
     Unavailable,
     Rejected,
+    AnswerLost,
 }
 
 const MAX_LATENCY_MS: u64 = 60_000;
@@ -67,6 +77,7 @@ impl Faults {
             ("errorRate", self.error_rate),
             ("rejectionRate", self.rejection_rate),
             ("rateLimitRate", self.rate_limit_rate),
+            ("loseAnswerRate", self.lose_answer_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0 and 1"));
@@ -96,6 +107,11 @@ impl Faults {
                 self.rejection_rate,
                 Injected::Rejected,
             ),
+            (
+                &mut self.lose_answer_next,
+                self.lose_answer_rate,
+                Injected::AnswerLost,
+            ),
         ];
         for (next, rate, injected) in order {
             if *next > 0 {
@@ -120,10 +136,11 @@ mod tests {
             rate_limit_next: 1,
             fail_next: 2,
             reject_next: 1,
+            lose_answer_next: 1,
             retry_after_seconds: 3,
             ..Faults::default()
         };
-        let drawn: Vec<_> = (0..5).map(|_| faults.draw()).collect();
+        let drawn: Vec<_> = (0..6).map(|_| faults.draw()).collect();
         assert_eq!(
             drawn,
             vec![
@@ -133,6 +150,7 @@ mod tests {
                 Some(Injected::Unavailable),
                 Some(Injected::Unavailable),
                 Some(Injected::Rejected),
+                Some(Injected::AnswerLost),
                 None,
             ]
         );

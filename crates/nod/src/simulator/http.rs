@@ -156,6 +156,15 @@ async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> 
             "REJECTED",
             "order group rejected (injected)",
         ),
+        Some(Injected::AnswerLost) => {
+            // Carried out, then the answer is lost on its way back.
+            drop(next.run(request).await);
+            error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "ANSWER_LOST",
+                "the request was carried out but its answer was lost (injected)",
+            )
+        }
     }
 }
 

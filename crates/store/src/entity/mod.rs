@@ -11,4 +11,5 @@ pub mod outbox;
 pub mod pdf_send;
 pub mod pdf_ticket;
 pub mod pdf_ticket_distribution;
+pub mod quarantine_replay;
 pub mod ticket_distribution;

@@ -34,6 +34,18 @@ pub struct Model {
     pub nod_replace_requested: bool,
     /// When NOD confirmed the cancellation of a ticket cancelled here.
     pub nod_cancelled_at: Option<DateTimeUtc>,
+    /// When the first placement call was about to be made: from then on the ticket may be in
+    /// NOD even without a `nod_order_group_id` (the answer may have been lost).
+    pub nod_place_attempted_at: Option<DateTimeUtc>,
+    /// When the current placement effort began (backoff and horizon count from it).
+    pub nod_placing_since: Option<DateTimeUtc>,
+    /// Not due for a NOD job before this (NOD was unavailable; backoff).
+    pub nod_retry_at: Option<DateTimeUtc>,
+    /// FAILED because NOD stayed unavailable past the horizon: placed again automatically.
+    pub nod_unavailable: bool,
+    /// When NOD refused, for good, to cancel the ticket, and why.
+    pub nod_cancel_refused_at: Option<DateTimeUtc>,
+    pub nod_cancel_refused_reason: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -74,7 +86,7 @@ impl Model {
     pub fn needs_placement(&self) -> Result<bool, crate::StoreError> {
         Ok(td_domain::status::needs_placement(
             self.status()?,
-            self.nod_replace_requested,
+            self.nod_replace_requested || self.nod_unavailable,
         ))
     }
 }

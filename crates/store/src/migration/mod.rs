@@ -10,6 +10,8 @@ mod m0004_mail;
 mod m0005_trace_context;
 mod m0006_outbox_parking;
 mod m0007_nod_feed_quarantine;
+mod m0008_nod_outcomes;
+mod m0009_quarantine_replays;
 
 pub struct Migrator;
 
@@ -24,6 +26,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_trace_context::Migration),
             Box::new(m0006_outbox_parking::Migration),
             Box::new(m0007_nod_feed_quarantine::Migration),
+            Box::new(m0008_nod_outcomes::Migration),
+            Box::new(m0009_quarantine_replays::Migration),
         ]
     }
 }

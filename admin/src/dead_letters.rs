@@ -29,6 +29,7 @@ pub struct Letter {
     pub at: DateTime<Utc>,
 }
 
+#[derive(Clone)]
 pub struct DeadLetterTopic {
     pub kafka: KafkaSettings,
     pub topic: String,

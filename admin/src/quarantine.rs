@@ -291,10 +291,7 @@ impl Quarantine {
     }
 
     async fn letters(&self) -> anyhow::Result<Vec<Letter>> {
-        let topic = DeadLetterTopic {
-            kafka: self.dead_letters.kafka.clone(),
-            topic: self.dead_letters.topic.clone(),
-        };
+        let topic = self.dead_letters.clone();
         tokio::task::spawn_blocking(move || topic.read_all()).await?
     }
 
@@ -318,16 +315,11 @@ impl Quarantine {
     /// Runs the item `id` through its normal path once.
     pub async fn replay(&self, id: &str) -> anyhow::Result<Replayed> {
         let parsed: ItemId = id.parse()?;
-        if let Some(done) = td_store::quarantine::replay_of(&self.db, id).await? {
-            let already = Replayed::Already {
-                outcome: done.outcome,
-                replayed_at: done.replayed_at,
-            };
-            // A parked outbox event can be parked again after its replay; the others are
-            // replayed once.
-            if !matches!(parsed, ItemId::Outbox(_)) {
-                return Ok(already);
-            }
+        let previous = td_store::quarantine::replay_of(&self.db, id).await?;
+        // A parked outbox event can be parked again after its replay; the others are
+        // replayed once.
+        if previous.is_some() && !matches!(parsed, ItemId::Outbox(_)) {
+            return not_quarantined(id, previous);
         }
         let (stage, outcome) = match parsed {
             ItemId::DeadLetter { partition, offset } => (
@@ -336,7 +328,7 @@ impl Quarantine {
             ),
             ItemId::Outbox(event_id) => {
                 if !td_store::quarantine::unpark_outbox_event(&self.db, event_id).await? {
-                    return self.not_quarantined(id).await;
+                    return not_quarantined(id, previous);
                 }
                 (
                     Stage::Outbox,
@@ -345,27 +337,16 @@ impl Quarantine {
             }
             ItemId::Feed(row) => match self.replay_feed_entry(row).await? {
                 Some(outcome) => (Stage::NodFeed, outcome),
-                None => return self.not_quarantined(id).await,
+                None => return not_quarantined(id, previous),
             },
             ItemId::Job { stage, entry } => match self.replay_job(stage, &entry).await? {
                 Some(outcome) => (stage, outcome),
-                None => return self.not_quarantined(id).await,
+                None => return not_quarantined(id, previous),
             },
         };
         td_store::quarantine::record_replay(&self.db, id, stage.as_str(), &outcome, Utc::now())
             .await?;
         Ok(Replayed::Done { outcome })
-    }
-
-    /// An item that is not (or no longer) in its quarantine: replayed before, or unknown.
-    async fn not_quarantined(&self, id: &str) -> anyhow::Result<Replayed> {
-        match td_store::quarantine::replay_of(&self.db, id).await? {
-            Some(done) => Ok(Replayed::Already {
-                outcome: done.outcome,
-                replayed_at: done.replayed_at,
-            }),
-            None => bail!("{id} is not quarantined (see `td-admin quarantine list`)"),
-        }
     }
 
     async fn replay_dead_letter(
@@ -374,10 +355,7 @@ impl Quarantine {
         partition: i32,
         offset: i64,
     ) -> anyhow::Result<String> {
-        let topic = DeadLetterTopic {
-            kafka: self.dead_letters.kafka.clone(),
-            topic: self.dead_letters.topic.clone(),
-        };
+        let topic = self.dead_letters.clone();
         let letter = tokio::task::spawn_blocking(move || topic.read_one(partition, offset))
             .await??
             .ok_or_else(|| anyhow!("{id} is not on {}", self.dead_letters.topic))?;
@@ -455,6 +433,21 @@ impl Quarantine {
             Enqueued::Added => format!("enqueued again on {stream} as job {}", job.id),
             Enqueued::Duplicate { job_id } => format!("already enqueued again as job {job_id}"),
         }))
+    }
+}
+
+/// An item that is not (or no longer) in its quarantine: replayed before (`previous`), or
+/// unknown.
+fn not_quarantined(
+    id: &str,
+    previous: Option<td_store::entity::quarantine_replay::Model>,
+) -> anyhow::Result<Replayed> {
+    match previous {
+        Some(done) => Ok(Replayed::Already {
+            outcome: done.outcome,
+            replayed_at: done.replayed_at,
+        }),
+        None => bail!("{id} is not quarantined (see `td-admin quarantine list`)"),
     }
 }
 

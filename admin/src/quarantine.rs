@@ -164,6 +164,7 @@ impl Quarantine {
             settings.database.url.expose_secret(),
             settings.database.max_connections.min(4),
             settings.database.connect_timeout(),
+            None,
         )
         .await
         .context("connecting to the database")?;

@@ -18,22 +18,35 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use td_domain::ids::OrganisationId;
+use td_domain::ids::{OrganisationId, Scope};
 use td_settings::{AuthMode, AuthSettings};
 
-/// Why a token was refused. The text is safe to show the caller: it never echoes the token.
+/// Why a token was refused. The caller is told only that the token is missing or invalid;
+/// the reason is logged, never answered (it could name the key source or the claims).
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("Send `Authorization: Bearer <JWT>`.")]
+    #[error("no bearer token")]
     Missing,
-    #[error("The token is not valid: {0}.")]
+    #[error("the token is not valid: {0}")]
     Invalid(String),
-    #[error("The token's key id is unknown.")]
+    #[error("the token's key id is unknown")]
     UnknownKey,
-    #[error("The token carries no organisation (claim `{0}`).")]
+    #[error("the token carries no organisation (claim `{0}`)")]
     NoOrganisation(String),
-    #[error("The signing keys could not be read: {0}.")]
+    #[error("the token's organisation (claim `{0}`) is not a positive integer")]
+    BadOrganisation(String),
+    #[error("the signing keys could not be read: {0}")]
     Keys(String),
+}
+
+impl AuthError {
+    /// What the caller is told.
+    fn answer(&self) -> &'static str {
+        match self {
+            Self::Missing => "Send `Authorization: Bearer <JWT>`.",
+            _ => "Invalid token.",
+        }
+    }
 }
 
 enum Keys {
@@ -48,20 +61,63 @@ enum JwksSource {
     Url(String),
 }
 
+type KeySet = HashMap<String, (DecodingKey, Algorithm)>;
+
 struct Jwks {
     source: JwksSource,
-    keys: RwLock<HashMap<String, (DecodingKey, Algorithm)>>,
-    read_at: RwLock<Instant>,
+    /// The last key set read successfully; a failed read keeps it.
+    keys: RwLock<Arc<KeySet>>,
+    /// One read at a time; it also records when reads may happen again.
+    reads: tokio::sync::Mutex<Reads>,
     refresh_every: Duration,
     http: reqwest::Client,
+}
+
+/// When the JWKS was read, and when it may be read again.
+struct Reads {
+    /// The last successful read.
+    succeeded_at: Instant,
+    /// The last read that ended, successful or not.
+    ended_at: Instant,
+    /// Reads that failed in a row since the last success.
+    failures: u32,
+    /// No read before this, after a failure.
+    not_before: Instant,
 }
 
 /// A JWKS is not re-read for an unknown key id more often than this, so a flood of tokens
 /// with made-up key ids cannot hammer the identity provider.
 const MIN_REREAD: Duration = Duration::from_secs(10);
+/// After failed reads the next waits 1 s, 2 s, 4 s, … up to this.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Why a read is wanted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// The key set is older than `refresh_every`.
+    Refresh,
+    /// A token names a key id the key set lacks.
+    UnknownKey,
+}
 
 impl Jwks {
-    async fn read(&self) -> Result<(), AuthError> {
+    fn new(source: JwksSource, refresh_every: Duration, http: reqwest::Client) -> Self {
+        let now = Instant::now();
+        Self {
+            source,
+            keys: RwLock::new(Arc::new(HashMap::new())),
+            reads: tokio::sync::Mutex::new(Reads {
+                succeeded_at: now,
+                ended_at: now,
+                failures: 0,
+                not_before: now,
+            }),
+            refresh_every,
+            http,
+        }
+    }
+
+    async fn fetch(&self) -> Result<KeySet, AuthError> {
         let text = match &self.source {
             JwksSource::File(path) => tokio::fs::read_to_string(path)
                 .await
@@ -96,9 +152,60 @@ impl Jwks {
                 "the JWKS has no usable key (each needs `kid` and `alg`)".into(),
             ));
         }
-        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
-        *self.read_at.write().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        Ok(keys)
+    }
+
+    /// The first read, at start-up: its failure stops start-up.
+    async fn read_first(&self) -> Result<(), AuthError> {
+        let keys = self.fetch().await?;
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
         Ok(())
+    }
+
+    /// Reads the JWKS when `want` justifies it now: one read at a time (a caller that
+    /// waited for another's read uses its result), a refresh only when the key set is old,
+    /// an unknown key id at most every `MIN_REREAD`, and nothing while the backoff after a
+    /// failure lasts. A failed read keeps the keys read before.
+    async fn read(&self, want: Want) {
+        let asked_at = Instant::now();
+        let mut reads = match want {
+            // A refresh is not worth waiting for: the current keys still verify.
+            Want::Refresh => match self.reads.try_lock() {
+                Ok(reads) => reads,
+                Err(_) => return,
+            },
+            Want::UnknownKey => self.reads.lock().await,
+        };
+        let now = Instant::now();
+        let due = match want {
+            Want::Refresh => now.duration_since(reads.succeeded_at) >= self.refresh_every,
+            Want::UnknownKey => {
+                reads.ended_at < asked_at && now.duration_since(reads.ended_at) >= MIN_REREAD
+            }
+        };
+        if !due || now < reads.not_before {
+            return;
+        }
+        let result = self.fetch().await;
+        let now = Instant::now();
+        reads.ended_at = now;
+        match result {
+            Ok(keys) => {
+                *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+                reads.succeeded_at = now;
+                reads.failures = 0;
+                reads.not_before = now;
+            }
+            Err(err) => {
+                reads.failures = reads.failures.saturating_add(1);
+                let wait = Duration::from_secs(1)
+                    .saturating_mul(1 << (reads.failures - 1).min(16))
+                    .min(MAX_BACKOFF);
+                reads.not_before = now + wait;
+                tracing::warn!(error = %err, failures = reads.failures, retry_in_ms = wait.as_millis() as u64,
+                    "reading the JWKS failed; keeping the keys read before");
+            }
+        }
     }
 
     fn lookup(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
@@ -109,27 +216,13 @@ impl Jwks {
             .cloned()
     }
 
-    fn age(&self) -> Duration {
-        self.read_at
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .elapsed()
-    }
-
-    /// The key for `kid`, re-reading the document when it is old, or when the key id is
-    /// new and the document was not read within `MIN_REREAD`.
+    /// The key for `kid`.
     async fn key(&self, kid: &str) -> Result<(DecodingKey, Algorithm), AuthError> {
-        if self.age() >= self.refresh_every {
-            if let Err(err) = self.read().await {
-                tracing::warn!(error = %err, "re-reading the JWKS failed; keeping the keys read before");
-            }
-        }
+        self.read(Want::Refresh).await;
         if let Some(found) = self.lookup(kid) {
             return Ok(found);
         }
-        if self.age() >= MIN_REREAD {
-            self.read().await?;
-        }
+        self.read(Want::UnknownKey).await;
         self.lookup(kid).ok_or(AuthError::UnknownKey)
     }
 }
@@ -163,16 +256,14 @@ impl Authoriser {
                      TD__AUTH__MODE=off"
                 ),
             };
-            let jwks = Jwks {
+            let jwks = Jwks::new(
                 source,
-                keys: RwLock::new(HashMap::new()),
-                read_at: RwLock::new(Instant::now()),
-                refresh_every: Duration::from_millis(settings.jwks_refresh_ms),
-                http: reqwest::Client::builder()
+                Duration::from_millis(settings.jwks_refresh_ms),
+                reqwest::Client::builder()
                     .timeout(Duration::from_secs(5))
                     .build()?,
-            };
-            jwks.read().await?;
+            );
+            jwks.read_first().await?;
             Keys::Jwks(jwks)
         };
         Ok(Some(Arc::new(Self {
@@ -216,26 +307,37 @@ impl Authoriser {
             .iter()
             .any(|p| *p == self.cross_organisation_permission);
         let organisation = match claims.get(&self.organisation_claim) {
-            Some(Value::Number(n)) => n.as_i64(),
-            Some(Value::String(s)) => s.parse().ok(),
-            _ => None,
+            None => None,
+            Some(claim) => Some(
+                organisation(claim)
+                    .ok_or_else(|| AuthError::BadOrganisation(self.organisation_claim.clone()))?,
+            ),
         };
         let client = ["azp", "client_id", "sub"]
             .iter()
             .find_map(|c| claims.get(*c).and_then(Value::as_str))
             .map(str::to_owned);
-        match (organisation, across) {
-            (_, true) => Ok(Caller {
-                organisation: None,
-                client,
-            }),
-            (Some(org), false) => Ok(Caller {
-                organisation: Some(OrganisationId(org)),
-                client,
-            }),
-            (None, false) => Err(AuthError::NoOrganisation(self.organisation_claim.clone())),
-        }
+        let scope = match (organisation, across) {
+            (_, true) => Scope::AllOrganisations,
+            (Some(org), false) => Scope::Organisation(org),
+            (None, false) => {
+                return Err(AuthError::NoOrganisation(self.organisation_claim.clone()))
+            }
+        };
+        Ok(Caller { scope, client })
     }
+}
+
+/// An organisation claim: a positive integer, as a JSON number or a string of digits.
+fn organisation(claim: &Value) -> Option<OrganisationId> {
+    let raw = match claim {
+        Value::Number(n) => n.as_i64()?,
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()?
+        }
+        _ => return None,
+    };
+    OrganisationId::positive(raw)
 }
 
 /// Permissions from a `permissions` array or a space-separated `scope`.
@@ -251,13 +353,19 @@ fn permissions(claims: &Map<String, Value>) -> Vec<&str> {
     out
 }
 
-/// The layer: a `/v1` call without a valid bearer token is a 401 `UNAUTHENTICATED`; with
+/// What the authorisation layer needs: the verifier, and the limit on requests without a
+/// valid token (per peer address; `None` when rate limits are off).
+#[derive(Clone)]
+pub struct AuthLayer {
+    pub authoriser: Arc<Authoriser>,
+    pub unauthenticated: Option<Arc<crate::rate_limit::RateLimit>>,
+}
+
+/// The layer: a `/v1` call without a valid bearer token is a 401 `UNAUTHENTICATED` (a 429
+/// once its peer has made more such calls than the unauthenticated limit allows); with
 /// one, the handlers see its `Caller`.
-pub async fn authorise(
-    State(authoriser): State<Arc<Authoriser>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+pub async fn authorise(State(layer): State<AuthLayer>, mut req: Request, next: Next) -> Response {
+    let authoriser = &layer.authoriser;
     let token = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)
@@ -278,10 +386,16 @@ pub async fn authorise(
             next.run(req).await
         }
         Err(err) => {
-            if let AuthError::Keys(reason) = &err {
-                tracing::error!(%reason, "cannot verify tokens");
+            if let Some(limit) = &layer.unauthenticated {
+                if let Err(wait) = limit.check(&crate::rate_limit::peer_key(&req)) {
+                    return crate::rate_limit::too_many(wait);
+                }
             }
-            ApiError::new(ErrorCode::Unauthenticated, err.to_string()).into_response()
+            match &err {
+                AuthError::Keys(_) => tracing::error!(error = %err, "cannot verify tokens"),
+                _ => tracing::debug!(error = %err, "token refused"),
+            }
+            ApiError::new(ErrorCode::Unauthenticated, err.answer()).into_response()
         }
     }
 }

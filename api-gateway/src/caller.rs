@@ -4,24 +4,36 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use std::convert::Infallible;
-use td_domain::ids::OrganisationId;
+use td_domain::ids::{OrganisationId, Scope};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Caller {
-    /// The caller's organisation; `None` when the caller may read across organisations.
-    pub organisation: Option<OrganisationId>,
+    /// Whose data the caller reads: one organisation, or every organisation for a token
+    /// with the cross-organisation permission (and for every caller while authorisation is
+    /// off).
+    pub scope: Scope,
     /// The client the token was issued to (`azp`, `client_id` or `sub`), when known.
     pub client: Option<String>,
 }
 
+impl Default for Caller {
+    /// The caller while authorisation is off.
+    fn default() -> Self {
+        Self {
+            scope: Scope::AllOrganisations,
+            client: None,
+        }
+    }
+}
+
 impl Caller {
-    /// The organisation every query is restricted to.
-    pub fn scope(&self) -> Option<OrganisationId> {
-        self.organisation
+    /// The scope every query is restricted to.
+    pub fn scope(&self) -> Scope {
+        self.scope
     }
 
     pub fn may_read(&self, organisation_id: i64) -> bool {
-        self.organisation.is_none_or(|o| o.0 == organisation_id)
+        self.scope.may_read(OrganisationId(organisation_id))
     }
 }
 

@@ -108,6 +108,14 @@ impl From<td_store::StoreError> for ApiError {
             )
             .retry_after(1);
         }
+        if err.is_statement_timeout() {
+            tracing::warn!(error = %err, "a request's query ran past the statement timeout");
+            return Self::new(
+                ErrorCode::Unavailable,
+                "The search took longer than this service allows. Narrow it with more filters, or retry later.",
+            )
+            .retry_after(1);
+        }
         Self::internal(err)
     }
 }

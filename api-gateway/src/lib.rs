@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use td_proto::v1::pdf_renderer_client::PdfRendererClient;
-use td_runtime::{health_routes, HttpServer};
+use td_runtime::{health_routes, probe_routes, HttpServer};
 use td_settings::{GatewaySettings, Settings};
 use td_store::{ConnectionTrait, DatabaseConnection, DbBackend};
 use tokio_util::sync::CancellationToken;
@@ -57,17 +57,21 @@ impl Upstreams {
 
 pub struct App {
     server: HttpServer,
+    /// `/health/*` and `/metrics` on the operations port.
+    ops: HttpServer,
     state: AppState,
 }
 
 impl App {
     /// Connects to the database named in settings and binds the listener.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = td_store::open(
+        settings.check_secrets_fit_for_use()?;
+        let db = td_store::open_with_statement_timeout(
             settings.database.url.expose_secret(),
             settings.database.max_connections,
             settings.database.connect_timeout(),
             settings.database.migrate_on_start,
+            Some(Duration::from_millis(settings.gateway.statement_timeout_ms)),
         )
         .await
         .context("opening the database")?;
@@ -136,13 +140,22 @@ impl App {
                 per_address_per_hour: settings.mail_sends_per_address_per_hour,
             },
         };
-        let server =
-            HttpServer::bind(settings.addr, router(state.clone(), auth, settings, extra)).await?;
-        Ok(Self { server, state })
+        let server = HttpServer::bind(settings.addr, router(state.clone(), auth, settings, extra))
+            .await?
+            .with_header_read_timeout(Duration::from_millis(settings.header_read_timeout_ms));
+        let ops = HttpServer::bind(settings.ops_addr, health_routes(readiness(&state)))
+            .await
+            .context("the operations port (TD__GATEWAY__OPS_ADDR)")?;
+        Ok(Self { server, ops, state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// Where `/health/*` and `/metrics` are served for the cluster (not the public).
+    pub fn ops_addr(&self) -> SocketAddr {
+        self.ops.local_addr()
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -150,9 +163,21 @@ impl App {
             let pool = self.state.db.get_postgres_connection_pool().clone();
             cache.spawn_listener(pool, shutdown.clone());
         }
-        tracing::info!(addr = %self.local_addr(), "api-gateway listening");
-        self.server.run_until_stopped(shutdown).await
+        tracing::info!(addr = %self.local_addr(), ops = %self.ops_addr(), "api-gateway listening");
+        tokio::try_join!(
+            self.server.run_until_stopped(shutdown.clone()),
+            self.ops.run_until_stopped(shutdown),
+        )?;
+        Ok(())
     }
+}
+
+/// Ready while the database answers.
+fn readiness(state: &AppState) -> td_runtime::ReadinessCheck {
+    td_runtime::ready_while(
+        state.db.clone(),
+        |db| async move { td_store::ping(&db).await },
+    )
 }
 
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
@@ -197,7 +222,7 @@ pub fn router(
         // Inside /v1 only: operational endpoints need no client name and no token.
         .route_layer(axum::middleware::from_fn(middleware::require_client_name))
         .with_state(state.clone());
-    // Counted per client after authentication (which names the client), before any work.
+    // Counted per caller after authentication (which names the principal), before any work.
     let v1 =
         match rate_limit::RateLimit::new(settings.rate_limit_per_second, settings.rate_limit_burst)
         {
@@ -209,24 +234,32 @@ pub fn router(
         };
     let v1 = match auth {
         // Outside the client-name check: an unauthenticated call learns nothing else.
-        Some(auth) => v1.route_layer(axum::middleware::from_fn_with_state(auth, auth::authorise)),
+        Some(authoriser) => {
+            let layer = auth::AuthLayer {
+                authoriser,
+                unauthenticated: rate_limit::RateLimit::new(
+                    settings.rate_limit_unauthenticated_per_second,
+                    settings.rate_limit_unauthenticated_burst,
+                ),
+            };
+            v1.route_layer(axum::middleware::from_fn_with_state(layer, auth::authorise))
+        }
         None => v1,
     };
 
     Router::new()
         .nest("/v1", v1)
         .route("/openapi.json", get(openapi_json))
-        .merge(health_routes(td_runtime::ready_while(
-            state.db.clone(),
-            |db| async move { td_store::ping(&db).await },
-        )))
+        // The probes also answer here, for load balancers; `/metrics` only on the ops port.
+        .merge(probe_routes(readiness(&state)))
         .merge(extra)
         .fallback(|| async { StatusCode::NOT_FOUND })
         .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
         // Innermost: bodies above the limit never reach a handler (413).
         .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes))
-        // A request that outlives the deadline is dropped, freeing its connection.
+        // A request that outlives the deadline (a slow body included) is answered 408,
+        // freeing its connection.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(settings.request_timeout_ms),

@@ -1,11 +1,13 @@
-//! The per-client rate limit at the edge of `/v1`: a token bucket (GCRA) per client, where a
-//! client is the token's client (when authorisation is on) together with its
-//! `ET-Client-Name`. A client over its rate is answered 429 with `Retry-After` (whole
+//! The per-client rate limit at the edge of `/v1`: a token bucket (GCRA) per caller, where
+//! the caller is who it proved to be: the token's principal (`azp`, `client_id` or `sub`)
+//! when authorisation is on, the peer's IP address otherwise. Nothing the caller merely
+//! states (such as `ET-Client-Name`) picks the bucket, so it cannot be rotated to dodge the
+//! limit. Requests without a valid token have a limit of their own, per peer address (see
+//! `auth::authorise`). A caller over its rate is answered 429 with `Retry-After` (whole
 //! seconds until its next request would be let through) and its request does nothing.
 
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorCode};
-use crate::middleware::CLIENT_NAME;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -66,20 +68,40 @@ impl RateLimit {
     }
 }
 
-/// Who the limit counts a request against.
+/// The peer's IP address (the port changes with every connection), or `unknown` where the
+/// server did not record it.
+pub fn peer_key(request: &Request) -> String {
+    match request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        Some(info) => format!("peer:{}", info.0.ip()),
+        None => "peer:unknown".to_owned(),
+    }
+}
+
+/// Who the limit counts a request against: the authenticated principal, else the peer.
 fn client_key(request: &Request) -> String {
-    let token_client = request
+    match request
         .extensions()
         .get::<Caller>()
-        .and_then(|c| c.client.clone())
-        .unwrap_or_default();
-    let name = request
-        .headers()
-        .get(CLIENT_NAME)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or_default();
-    format!("{token_client}\u{0}{name}")
+        .and_then(|c| c.client.as_deref())
+    {
+        Some(principal) => format!("principal:{principal}"),
+        None => peer_key(request),
+    }
+}
+
+/// 429 `TOO_MANY_REQUESTS` with `Retry-After` for a caller that must wait `wait`.
+pub fn too_many(wait: Duration) -> Response {
+    metrics::counter!("td_http_rate_limited_total").increment(1);
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    ApiError::new(
+        ErrorCode::TooManyRequests,
+        "This client made more requests than its rate allows. Retry after the time in Retry-After.",
+    )
+    .retry_after(secs)
+    .into_response()
 }
 
 /// The layer: lets the request through, or answers 429 with `Retry-After`.
@@ -87,16 +109,7 @@ pub async fn limit(State(limit): State<Arc<RateLimit>>, request: Request, next: 
     let key = client_key(&request);
     match limit.check(&key) {
         Ok(()) => next.run(request).await,
-        Err(wait) => {
-            metrics::counter!("td_http_rate_limited_total").increment(1);
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            ApiError::new(
-                ErrorCode::TooManyRequests,
-                "This client made more requests than its rate allows. Retry after the time in Retry-After.",
-            )
-            .retry_after(secs)
-            .into_response()
-        }
+        Err(wait) => too_many(wait),
     }
 }
 

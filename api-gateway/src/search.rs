@@ -10,7 +10,25 @@ pub const MAX_PER_PAGE: u64 = 100;
 const MAX_PAGE: u64 = 1_000_000;
 const MAX_VALUE_LEN: usize = 256;
 const MAX_LIST_LEN: usize = 100;
-const MAX_FILTERS: usize = 50;
+/// Filters per search, and repeats of one parameter (a range needs two: `gte:` and `lt:`).
+pub const MAX_FILTERS: usize = 16;
+pub const MAX_REPEATS: usize = 4;
+
+/// The paging an endpoint allows.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub default_per_page: u64,
+    pub max_per_page: u64,
+}
+
+impl Default for Paging {
+    fn default() -> Self {
+        Self {
+            default_per_page: DEFAULT_PER_PAGE,
+            max_per_page: MAX_PER_PAGE,
+        }
+    }
+}
 
 /// How a parameter's values are parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,18 +170,29 @@ fn parse_number(name: &str, raw: &str, min: u64, max: u64) -> Result<u64, ApiErr
         })
 }
 
-/// Parses a raw query string against the filters an endpoint accepts.
+/// Parses a raw query string against the filters an endpoint accepts, with the default
+/// paging.
 pub fn parse<F: Copy>(
     query: Option<&str>,
     specs: &[FilterSpec<F>],
 ) -> Result<SearchRequest<F>, ApiError> {
+    parse_paged(query, specs, Paging::default())
+}
+
+/// Parses a raw query string against the filters an endpoint accepts and its paging.
+pub fn parse_paged<F: Copy>(
+    query: Option<&str>,
+    specs: &[FilterSpec<F>],
+    paging: Paging,
+) -> Result<SearchRequest<F>, ApiError> {
     let mut filters = Vec::new();
+    let mut repeats: std::collections::HashMap<&'static str, usize> = Default::default();
     let mut page = 1;
-    let mut per_page = DEFAULT_PER_PAGE;
+    let mut per_page = paging.default_per_page;
     for (name, raw) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match name.as_ref() {
             "page" => page = parse_number("page", &raw, 1, MAX_PAGE)?,
-            "perPage" => per_page = parse_number("perPage", &raw, 1, MAX_PER_PAGE)?,
+            "perPage" => per_page = parse_number("perPage", &raw, 1, paging.max_per_page)?,
             other => {
                 let spec = specs.iter().find(|s| s.name == other).ok_or_else(|| {
                     let known: Vec<&str> = specs.iter().map(|s| s.name).collect();
@@ -181,6 +210,17 @@ pub fn parse<F: Copy>(
                         ErrorCode::InvalidParameter,
                         format!(
                             "Parameter `{}`: at most {MAX_FILTERS} filters per search.",
+                            spec.name
+                        ),
+                    ));
+                }
+                let seen = repeats.entry(spec.name).or_default();
+                *seen += 1;
+                if *seen > MAX_REPEATS {
+                    return Err(bad(
+                        ErrorCode::InvalidParameter,
+                        format!(
+                            "Parameter `{}`: at most {MAX_REPEATS} times per search (a range takes two: gte: and lt:).",
                             spec.name
                         ),
                     ));

@@ -11,7 +11,7 @@ use td_store::TransactionTrait;
 async fn an_exhausted_pool_is_a_503_with_retry_after() {
     let test_db = td_testkit::postgres().await;
     // A small pool whose connections are given up on after 300 ms of waiting.
-    let db = td_store::connect(&test_db.url, 3, Duration::from_millis(300))
+    let db = td_store::connect(&test_db.url, 3, Duration::from_millis(300), None)
         .await
         .unwrap();
     let app = spawn_with(db.clone()).await;

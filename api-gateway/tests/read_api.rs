@@ -256,6 +256,66 @@ async fn bad_searches_are_400_naming_the_parameter(app: TestApp) {
         );
         assert_eq!(body["path"], "/v1/ticket-distribution-groups");
     }
+    // A search stays small: a parameter repeated at most 4 times (a range needs 2), at most
+    // 16 filters, and pages of PDFs (each carrying its PDF) of at most 10.
+    let range =
+        "?orderId=DEMO0001&createdAt=gte:2000-01-01T00:00:00Z&createdAt=lt:2100-01-01T00:00:00Z";
+    let (status, body) = app
+        .get_json(&format!("/v1/ticket-distribution-groups{range}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let five = "&orderId=DEMO0001".repeat(5);
+    let sixteen: String = ["orderId", "orderLineId", "organisationId", "createdAt"]
+        .iter()
+        .flat_map(|name| {
+            let value = if *name == "createdAt" {
+                "gte:2000-01-01T00:00:00Z"
+            } else if *name == "organisationId" {
+                "gte:1"
+            } else {
+                "ne:x"
+            };
+            std::iter::repeat_n(format!("&{name}={value}"), 4)
+        })
+        .collect();
+    let (status, body) = app
+        .get_json(&format!("/v1/ticket-distribution-groups?{}", &sixteen[1..]))
+        .await;
+    assert_eq!(status, 200, "16 filters: {body}");
+    for (path, names) in [
+        (
+            format!("/v1/ticket-distribution-groups?{}", &five[1..]),
+            "orderId",
+        ),
+        (
+            format!(
+                "/v1/ticket-distribution-groups?{}&updatedAt=gte:2000-01-01T00:00:00Z",
+                &sixteen[1..]
+            ),
+            "updatedAt",
+        ),
+        (
+            "/v1/pdf-tickets?orderId=DEMO0001&perPage=11".to_owned(),
+            "perPage",
+        ),
+    ] {
+        let (status, body) = app.get_json(&path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(names),
+            "{path}: {body}"
+        );
+    }
+    let (status, body) = app
+        .get_json("/v1/pdf-tickets?orderId=DEMO0001&perPage=10")
+        .await;
+    assert_eq!(
+        (status, body["perPage"].as_u64()),
+        (200, Some(10)),
+        "{body}"
+    );
+    let (_, body) = app.get_json("/v1/pdf-tickets?orderId=DEMO0001").await;
+    assert_eq!(body["perPage"], 5, "{body}");
 }
 
 async fn headers_rules_and_framework_errors_are_api_errors(app: TestApp) {
@@ -343,6 +403,21 @@ async fn openapi_describes_the_served_routes(app: TestApp) {
         );
     }
     assert!(doc["components"]["schemas"]["ApiErrorBody"].is_object());
+    // Client generators need one operation per operationId.
+    let mut ids: Vec<&str> = paths
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    let operations = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), operations, "operationIds repeat: {ids:?}");
+    assert!(
+        ids.contains(&"searchTicketDistributionGroupsUsingGET"),
+        "{ids:?}"
+    );
+    assert!(ids.contains(&"searchPdfTicketsUsingGET"), "{ids:?}");
 }
 
 macro_rules! on_both {

@@ -198,3 +198,92 @@ async fn sends_per_order_are_limited() {
     assert_eq!(body["code"], "TOO_MANY_REQUESTS");
     assert_eq!(sends_of(&app, "DEMO0003").await, 10);
 }
+
+#[tokio::test]
+async fn fifty_concurrent_sends_never_exceed_the_limits_and_one_mailbox_written_many_ways_counts_once(
+) {
+    let app = common::spawn_with_env(
+        td_testkit::postgres().await.db,
+        &[
+            ("TD__GATEWAY__MAIL_SENDS_PER_ORDER_PER_HOUR", "7"),
+            ("TD__GATEWAY__MAIL_SENDS_PER_ADDRESS_PER_HOUR", "3"),
+        ],
+    )
+    .await;
+    let tickets = family_tickets(&app).await;
+    // 50 at once, to 50 addresses: the per-order limit holds exactly.
+    let calls = (0..50).map(|n| {
+        post_send(
+            &app,
+            "DEMO0003",
+            json!({"emailAddress": format!("reisende{n}@example.com"), "ticketDistributionIds": [tickets[0]]}),
+            None,
+        )
+    });
+    let answers = futures::future::join_all(calls).await;
+    let accepted = answers.iter().filter(|(s, _)| *s == 202).count();
+    let limited = answers.iter().filter(|(s, _)| *s == 429).count();
+    assert_eq!((accepted, limited), (7, 43), "{answers:?}");
+    assert_eq!(sends_of(&app, "DEMO0003").await, 7);
+
+    // One mailbox written in 50 ways (case, a Unicode domain and its punycode), to other orders: the per-address limit holds exactly.
+    let mut other: Value = serde_json::from_str(EXAMPLES[0]).unwrap();
+    let spellings = [
+        "kari@bøler.example",
+        "Kari@BØLER.example",
+        "KARI@xn--bler-gra.example",
+    ];
+    let mut orders = Vec::new();
+    for n in 0..50 {
+        let id = format!("ADDR{n:02}");
+        other["order"]["id"] = json!(id);
+        other["eventId"] = json!(uuid::Uuid::new_v4());
+        app.record(&other.to_string()).await;
+        let (_, groups) = app
+            .get_json(&format!("/v1/ticket-distribution-groups?orderId={id}"))
+            .await;
+        let ticket = groups["items"][0]["ticketDistributions"][0]["id"].clone();
+        orders.push((id, ticket));
+    }
+    let calls = orders.iter().enumerate().map(|(n, (id, ticket))| {
+        post_send(
+            &app,
+            id,
+            json!({"emailAddress": spellings[n % spellings.len()], "ticketDistributionIds": [ticket]}),
+            None,
+        )
+    });
+    let answers = futures::future::join_all(calls).await;
+    let accepted = answers.iter().filter(|(s, _)| *s == 202).count();
+    let limited = answers.iter().filter(|(s, _)| *s == 429).count();
+    assert_eq!((accepted, limited), (3, 47), "{answers:?}");
+}
+
+#[test]
+fn address_keys_match_an_independent_normalisation() {
+    use api_gateway::routes::send::{address_key, parse_address};
+    // The same mailbox.
+    for same in ["kari@example.com", "KARI@Example.COM"] {
+        assert_eq!(
+            address_key(&parse_address(same).unwrap()),
+            "kari@example.com",
+            "{same}"
+        );
+    }
+    assert_eq!(
+        address_key(&parse_address("ola@Bøler.example").unwrap()),
+        "ola@xn--bler-gra.example"
+    );
+    // Other mailboxes stay apart.
+    for other in [
+        "kari+1@example.com",
+        "kari@example.no",
+        "kari.n@example.com",
+    ] {
+        assert_ne!(
+            address_key(&parse_address(other).unwrap()),
+            "kari@example.com",
+            "{other}"
+        );
+    }
+}

@@ -106,6 +106,7 @@ pub async fn start_pdf_renderer(db_url: &str) -> (td_e2e::Process, String) {
             ("TD__DATABASE__URL", db_url.to_owned()),
             ("TD__PDF_RENDERER__GRPC_ADDR", grpc.clone()),
             ("TD__PDF_RENDERER__HEALTH_ADDR", health.clone()),
+            ("TD__AUTH__MODE", "off".to_owned()),
         ],
     );
     td_e2e::wait_ok(
@@ -128,6 +129,7 @@ pub async fn drop_database(test_db: td_testkit::TestDb) -> anyhow::Result<()> {
         &td_testkit::postgres_admin_url(),
         1,
         Duration::from_secs(10),
+        None,
     )
     .await?;
     admin

@@ -60,7 +60,7 @@ pub fn print_instructions(addr: SocketAddr, order_ids: &[String], event_log: &Pa
         "  curl -s -H 'ET-Client-Name: demo-cli' '{base}/v1/ticket-distributions/<id>/status'"
     );
     println!("Submit an order event of your own (same path as from Kafka):");
-    println!("  curl -s -X POST --data-binary @examples/orders/zone-ticket.json '{base}/embedded/order-events'");
+    println!("  curl -s -X POST -H 'Content-Type: application/json' --data-binary @examples/orders/zone-ticket.json '{base}/embedded/order-events'");
     println!(
         "Published events, one JSON line each: {}",
         event_log.display()

@@ -26,6 +26,10 @@ pub fn settings(mut settings: Settings, data_dir: Option<String>) -> anyhow::Res
     if std::env::var_os("TD__TELEMETRY__LOG_FORMAT").is_none() {
         settings.telemetry.log_format = td_telemetry::LogFormat::Pretty;
     }
+    // Open on this machine unless asked otherwise (`TD__AUTH__MODE=jwt` with a key).
+    if std::env::var_os("TD__AUTH__MODE").is_none() {
+        settings.auth.mode = td_settings::AuthMode::Off;
+    }
     Ok(settings)
 }
 
@@ -44,7 +48,12 @@ pub async fn run(
     )
     .await
     .context("opening the database")?;
-    tracing::warn!("AUTHORISATION IS OFF: the embedded default answers every caller for every organisation. Do not expose it.");
+    let auth = api_gateway::auth::Authoriser::from_settings(&settings.auth)
+        .await
+        .context("the authorisation settings (TD__AUTH__*)")?;
+    if auth.is_none() {
+        tracing::warn!("AUTHORISATION IS OFF: the embedded default answers every caller for every organisation. Do not expose it.");
+    }
 
     let event_log = PathBuf::from(&settings.data_dir).join("events.jsonl");
     let bus = Arc::new(FileSink::new(&event_log));
@@ -94,15 +103,17 @@ pub async fn run(
         pdf_renderer: format!("http://{}", pdf_grpc.local_addr()?),
         token: token.clone(),
     };
+    let own = Arc::new(std::sync::OnceLock::new());
     let gateway = api_gateway::App::build_with(
         &settings.gateway,
-        None,
+        auth,
         db.clone(),
         upstreams,
-        crate::intake::routes(intake.clone()),
+        crate::intake::routes(intake.clone(), own.clone()),
     )
     .await?;
     let addr = gateway.local_addr();
+    let _ = own.set(addr);
 
     let components = vec![
         Component::looping(

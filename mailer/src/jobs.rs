@@ -210,7 +210,7 @@ impl Handler for MailHandler {
         let now = chrono::Utc::now();
         let give_up_after = chrono::Duration::from_std(self.config.give_up_after)
             .unwrap_or_else(|_| chrono::Duration::days(1));
-        match mail::send(&self.db, None, job.send_id).await {
+        match mail::send(&self.db, td_domain::Scope::AllOrganisations, job.send_id).await {
             Ok(Some(send)) if now - send.created_at < give_up_after => {
                 tracing::warn!(send_id = %job.send_id, %reason, "mail retries exhausted for now; the send stays QUEUED and is dispatched again");
                 return;
@@ -319,7 +319,7 @@ impl MailHandler {
             order_version: None,
             order_line_ids: Vec::new(),
             language: language.as_str().to_owned(),
-            organisation_id: send.organisation_id,
+            scope: Some(td_proto::v1::Scope::organisation(send.organisation_id)),
             wait_ms: u32::try_from(self.config.pdf_wait.as_millis()).unwrap_or(u32::MAX),
             correlation_id: send.correlation_id.clone().unwrap_or_default(),
         });

@@ -251,9 +251,14 @@ async fn a_final_rejection_fails_the_ticket_with_the_reason_and_it_is_placed_aga
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let asked = td_store::nod::request_replacement(&rig.db, &groups, None, chrono::Utc::now())
-        .await
-        .unwrap();
+    let asked = td_store::nod::request_replacement(
+        &rig.db,
+        &groups,
+        td_domain::Scope::AllOrganisations,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(asked.len(), tickets.len());
     // The request only marks them: the dispatcher finds them due.
     assert_eq!(rig.dispatcher.pass().await.unwrap(), tickets.len());

@@ -4,9 +4,10 @@
 
 use crate::service::{CreateOrGet, PdfError, PdfService};
 use std::time::Duration;
-use td_domain::ids::OrganisationId;
+use td_domain::ids::{OrganisationId, Scope};
 use td_domain::Language;
 use td_proto::v1::pdf_renderer_server::PdfRenderer;
+use td_proto::v1::scope::Kind;
 use td_proto::v1::{
     CreateOrGetRequest, CreateOrGetResponse, PdfTicket, RenderRequest, RenderResponse,
 };
@@ -27,8 +28,21 @@ fn language(raw: &str) -> Result<Language, Status> {
     })
 }
 
-fn scope(organisation_id: i64) -> Option<OrganisationId> {
-    (organisation_id != 0).then_some(OrganisationId(organisation_id))
+/// The call's scope; a call without one, or naming an organisation id that is not
+/// positive, is refused.
+fn scope(scope: Option<td_proto::v1::Scope>) -> Result<Scope, Status> {
+    match scope.and_then(|s| s.kind) {
+        Some(Kind::OrganisationId(raw)) => OrganisationId::positive(raw)
+            .map(Scope::Organisation)
+            .ok_or_else(|| {
+                ErrorCode::InvalidParameter
+                    .status(format!("scope: {raw} is not an organisation id (they are positive)"))
+            }),
+        Some(Kind::AllOrganisations(true)) => Ok(Scope::AllOrganisations),
+        Some(Kind::AllOrganisations(false)) | None => Err(ErrorCode::InvalidParameter.status(
+            "scope is required: one organisation id, or all_organisations for a caller that may read across organisations",
+        )),
+    }
 }
 
 fn status(err: PdfError) -> Status {
@@ -95,7 +109,7 @@ impl PdfRenderer for PdfRendererService {
             order_id: req.order_id,
             order_version: req.order_version,
             order_line_ids: req.order_line_ids,
-            scope: scope(req.organisation_id),
+            scope: scope(req.scope)?,
             wait: Duration::from_millis(u64::from(req.wait_ms)),
         };
         let pdfs = self.service.create_or_get(ask).await.map_err(status)?;
@@ -114,11 +128,7 @@ impl PdfRenderer for PdfRendererService {
         })?;
         let (pdf, pages) = self
             .service
-            .render_group(
-                group_id,
-                language(&req.language)?,
-                scope(req.organisation_id),
-            )
+            .render_group(group_id, language(&req.language)?, scope(req.scope)?)
             .await
             .map_err(status)?;
         Ok(Response::new(RenderResponse {

@@ -90,6 +90,7 @@ pub struct App {
 
 impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        settings.check_secrets_fit_for_use()?;
         let db = td_store::open(
             settings.database.url.expose_secret(),
             settings.database.max_connections,
@@ -120,6 +121,13 @@ impl App {
 
     pub fn health_addr(&self) -> SocketAddr {
         self.process.health_addr()
+    }
+
+    /// Where the gRPC service listens (port 0 in the settings picks a free one).
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// Runs `component` beside the renderer's own, under the same rules: tests plant a

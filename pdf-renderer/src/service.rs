@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
-use td_domain::ids::{OrderId, OrganisationId};
+use td_domain::ids::{OrderId, Scope};
 use td_domain::Language;
 use td_store::entity::pdf_ticket;
 use td_store::pdf::{self as stored, StoredPdf};
@@ -61,7 +61,7 @@ pub struct CreateOrGet {
     pub order_version: Option<u32>,
     pub order_line_ids: Vec<String>,
     pub language: Language,
-    pub scope: Option<OrganisationId>,
+    pub scope: Scope,
     pub wait: Duration,
 }
 
@@ -284,7 +284,7 @@ impl PdfService {
         &self,
         group_id: Uuid,
         language: Language,
-        scope: Option<OrganisationId>,
+        scope: Scope,
     ) -> Result<(Vec<u8>, usize), PdfError> {
         let group = query::groups_by_ids(&self.db, scope, vec![group_id])
             .await?

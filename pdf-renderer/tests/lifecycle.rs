@@ -17,6 +17,7 @@ async fn a_component_that_panics_ends_the_app_with_an_error() {
                 format!("sqlite://{}?mode=rwc", file.display()),
             ),
             ("TD__PDF_RENDERER__HEALTH_ADDR", "127.0.0.1:0".to_owned()),
+            ("TD__AUTH__MODE", "off".to_owned()),
             ("TD__PDF_RENDERER__GRPC_ADDR", "127.0.0.1:0".to_owned()),
         ]
         .map(|(k, v)| (k.to_owned(), v)),

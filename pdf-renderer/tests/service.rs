@@ -67,7 +67,7 @@ fn request(order_id: &str, wait: Duration) -> CreateOrGet {
         order_version: None,
         order_line_ids: Vec::new(),
         language: Language::Eng,
-        scope: None,
+        scope: td_domain::Scope::AllOrganisations,
         wait,
     }
 }

@@ -78,9 +78,10 @@ error_codes! {
     TicketNotValid => CONFLICT, FailedPrecondition, "TICKET_NOT_VALID", "Ticket is not valid";
     IdempotencyKeyReused => CONFLICT, AlreadyExists, "IDEMPOTENCY_KEY_REUSED", "Idempotency-Key used for another request";
     SendNotFound => NOT_FOUND, NotFound, "SEND_NOT_FOUND", "Send not found";
-    RequestTimeout => SERVICE_UNAVAILABLE, DeadlineExceeded, "REQUEST_TIMEOUT", "The request took too long";
+    RequestTimeout => REQUEST_TIMEOUT, DeadlineExceeded, "REQUEST_TIMEOUT", "The request took too long";
     TooManyRequests => TOO_MANY_REQUESTS, ResourceExhausted, "TOO_MANY_REQUESTS", "Too many requests";
     Unauthenticated => UNAUTHORIZED, Unauthenticated, "UNAUTHENTICATED", "Not authenticated";
+    ForeignOrigin => FORBIDDEN, PermissionDenied, "FOREIGN_ORIGIN", "Request from another origin or host";
     Unavailable => SERVICE_UNAVAILABLE, Unavailable, "SERVICE_UNAVAILABLE", "Service unavailable";
     Internal => INTERNAL_SERVER_ERROR, Internal, "INTERNAL_ERROR", "Internal error";
 }

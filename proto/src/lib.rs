@@ -9,4 +9,20 @@ pub use error_code::{ErrorCode, CODE_KEY};
 #[allow(clippy::all, missing_docs)]
 pub mod v1 {
     tonic::include_proto!("ticketdistribution.v1");
+
+    impl Scope {
+        /// One organisation's data.
+        pub fn organisation(id: i64) -> Self {
+            Self {
+                kind: Some(scope::Kind::OrganisationId(id)),
+            }
+        }
+
+        /// Every organisation's data.
+        pub fn all_organisations() -> Self {
+            Self {
+                kind: Some(scope::Kind::AllOrganisations(true)),
+            }
+        }
+    }
 }

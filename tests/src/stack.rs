@@ -230,9 +230,11 @@ impl Stack {
         ];
         let pdf_env = with_common(&pdf_env, &common);
         let pdf_renderer = Process::start("pdf-renderer", &[], &pdf_env);
+        let gateway_ops = free_addr();
         let gateway_env = vec![
             ("TD__DATABASE__URL", db.url.clone()),
             ("TD__GATEWAY__ADDR", gateway.clone()),
+            ("TD__GATEWAY__OPS_ADDR", gateway_ops.clone()),
             // The end-to-end tests are about the pipeline; authorisation has tests of its own
             // (api-gateway/tests/auth.rs).
             ("TD__AUTH__MODE", "off".to_owned()),
@@ -289,7 +291,7 @@ impl Stack {
             common_env: common,
             health: BTreeMap::from([
                 ("pdf-renderer", pdf_health.clone()),
-                ("api-gateway", gateway.clone()),
+                ("api-gateway", gateway_ops.clone()),
             ]),
         };
         stack.start_listener().await;

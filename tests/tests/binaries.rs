@@ -13,6 +13,7 @@ async fn the_embedded_default_serves_the_demo_orders_and_stops_on_sigterm() {
         &["--demo"],
         &[
             ("TD__GATEWAY__ADDR", addr.clone()),
+            ("TD__GATEWAY__OPS_ADDR", free_addr()),
             ("TD__DATA_DIR", data_dir.display().to_string()),
         ],
     );
@@ -50,6 +51,88 @@ async fn the_embedded_default_serves_the_demo_orders_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(status["valid"], true, "{status}");
+
+    // The intake takes JSON from this machine's own address only: not another content
+    // type, not another Host (a DNS name re-bound to 127.0.0.1), not another Origin (a web
+    // page in the user's browser).
+    let event = include_str!("../../examples/orders/rail-with-change.json");
+    let port = addr.rsplit(':').next().unwrap();
+    let intake = format!("http://{addr}/embedded/order-events");
+    let post = |headers: &[(&str, String)]| {
+        let mut request = client.post(&intake).body(event);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send()
+    };
+    let json = ("Content-Type", "application/json".to_owned());
+    for (what, headers, status, code) in [
+        ("no content type", vec![], 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (
+            "form content (curl's default)",
+            vec![(
+                "Content-Type",
+                "application/x-www-form-urlencoded".to_owned(),
+            )],
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        (
+            "text/plain (a cross-site form)",
+            vec![("Content-Type", "text/plain".to_owned())],
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        (
+            "another host",
+            vec![json.clone(), ("Host", format!("rebound.example:{port}"))],
+            403,
+            "FOREIGN_ORIGIN",
+        ),
+        (
+            "another port",
+            vec![json.clone(), ("Host", "127.0.0.1:1".to_owned())],
+            403,
+            "FOREIGN_ORIGIN",
+        ),
+        (
+            "another origin",
+            vec![json.clone(), ("Origin", "http://evil.example".to_owned())],
+            403,
+            "FOREIGN_ORIGIN",
+        ),
+        (
+            "a null origin",
+            vec![json.clone(), ("Origin", "null".to_owned())],
+            403,
+            "FOREIGN_ORIGIN",
+        ),
+    ] {
+        let response = post(&headers).await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{what}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], code, "{what}: {body}");
+    }
+    for (what, headers) in [
+        ("curl from this machine", vec![json.clone()]),
+        (
+            "localhost with its own origin",
+            vec![
+                json.clone(),
+                ("Host", format!("localhost:{port}")),
+                ("Origin", format!("http://localhost:{port}")),
+            ],
+        ),
+    ] {
+        let response = post(&headers).await.unwrap();
+        let code = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(code, 200, "{what}: {body}");
+        assert!(
+            ["RECORDED", "ALREADY_RECORDED"].contains(&body["result"].as_str().unwrap()),
+            "{what}: {body}"
+        );
+    }
 
     // PDF tickets work on the embedded default too (SQLite, rendered in process).
     let response = client
@@ -155,6 +238,7 @@ async fn every_worker_serves_health_and_exits_0_on_sigterm() {
             &[],
             &[
                 (variable, addr.clone()),
+                ("TD__GATEWAY__OPS_ADDR", free_addr()),
                 ("TD__DATABASE__URL", db.url.clone()),
                 ("TD__AUTH__MODE", "off".to_owned()),
             ],

@@ -344,7 +344,7 @@ async fn internal_grpc_refuses_calls_without_the_shared_token() {
     let request = || CreateOrGetRequest {
         order_id: "ANY".to_owned(),
         language: "nob".to_owned(),
-        organisation_id: 1,
+        scope: Some(td_proto::v1::Scope::organisation(1)),
         ..Default::default()
     };
     let url = format!("http://{}", stack.pdf_grpc);

@@ -104,6 +104,7 @@ pub const FILTERS: &[FilterSpec<GroupField>] = &[
 #[utoipa::path(
     get,
     path = "/v1/ticket-distribution-groups",
+    operation_id = "searchTicketDistributionGroupsUsingGET",
     tag = "ticket-distribution-groups",
     params(
         ("ET-Client-Name" = String, Header, description = "`<company>-<application>`"),

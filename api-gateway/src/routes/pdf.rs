@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use std::time::Duration;
+use td_domain::ids::Scope;
 use td_domain::Language;
 use td_proto::v1::CreateOrGetRequest;
 use td_store::pdf::{self, PdfField};
@@ -112,7 +113,10 @@ pub async fn create_or_get(
         order_version: body.order_version,
         order_line_ids: body.order_line_ids,
         language: language.as_str().to_owned(),
-        organisation_id: caller.scope().map(|o| o.0).unwrap_or(0),
+        scope: Some(match caller.scope() {
+            Scope::Organisation(org) => td_proto::v1::Scope::organisation(org.0),
+            Scope::AllOrganisations => td_proto::v1::Scope::all_organisations(),
+        }),
         wait_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
         correlation_id: correlation.0.clone(),
     });
@@ -130,6 +134,13 @@ pub async fn create_or_get(
         .collect::<Result<Vec<_>, _>>()
         .map(Json)
 }
+
+/// A page of PDFs carries the PDFs themselves (the partner API's `PdfTicket` shape, base64),
+/// a few hundred kB each: pages are short so that one answer stays a few MB.
+pub const PAGING: search::Paging = search::Paging {
+    default_per_page: 5,
+    max_per_page: 10,
+};
 
 pub const FILTERS: &[FilterSpec<PdfField>] = &[
     FilterSpec {
@@ -163,6 +174,7 @@ pub const FILTERS: &[FilterSpec<PdfField>] = &[
 #[utoipa::path(
     get,
     path = "/v1/pdf-tickets",
+    operation_id = "searchPdfTicketsUsingGET",
     tag = "pdf-tickets",
     params(
         ("ET-Client-Name" = String, Header, description = "`<company>-<application>`"),
@@ -172,7 +184,7 @@ pub const FILTERS: &[FilterSpec<PdfField>] = &[
         ("organisationId" = Option<String>, Query, description = "only for callers allowed to read across organisations"),
         ("ticketDistributionId" = Option<String>, Query, description = "PDFs with a sheet for this ticket"),
         ("page" = Option<u64>, Query, description = "from 1, default 1"),
-        ("perPage" = Option<u64>, Query, description = "1 to 100, default 20"),
+        ("perPage" = Option<u64>, Query, description = "1 to 10, default 5: each item carries its PDF (also at `/v1/pdf-tickets/{id}/content`)"),
     ),
     responses(
         (status = 200, body = PdfTicketPage),
@@ -184,7 +196,7 @@ pub async fn search(
     caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<PdfTicketPage>, ApiError> {
-    let request = search::parse(raw.as_deref(), FILTERS)?;
+    let request = search::parse_paged(raw.as_deref(), FILTERS, PAGING)?;
     let page = pdf::search(&state.db, caller.scope(), request.filters, request.page).await?;
     let total_pages = page.total_pages();
     Ok(Json(PdfTicketPage {

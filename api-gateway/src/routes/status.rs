@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use chrono::Utc;
 use std::sync::Arc;
-use td_domain::ids::TicketDistributionId;
+use td_domain::ids::{OrganisationId, TicketDistributionId};
 use td_store::query::{self, StatusRow};
 use uuid::Uuid;
 
@@ -47,16 +47,24 @@ pub async fn status(
             "Parameter `ticketDistributionId` must be a UUID.",
         )
     })?;
+    // Another organisation's ticket is answered exactly like one that does not exist, with
+    // the same work: a cached row outside the caller's scope is ignored, and the database is
+    // asked with the scope, so neither the answer nor its timing tells the two apart.
+    let scope = caller.scope();
     let cached = match state.status_cache.as_ref() {
-        Some(cache) => cache.get_fresh(&uuid).await,
+        Some(cache) => match cache.get(&uuid) {
+            Some(row) if scope.may_read(OrganisationId(row.distribution.organisation_id)) => {
+                cache.get_fresh(&uuid).await
+            }
+            _ => None,
+        },
         None => None,
     };
     let row = match cached {
         Some(row) => row,
         None => {
             let epoch = state.status_cache.as_ref().map(|c| c.epoch());
-            // Cached unscoped: the scope is checked below against the row itself.
-            let row = query::distribution_status(&state.db, None, TicketDistributionId(uuid))
+            let row = query::distribution_status(&state.db, scope, TicketDistributionId(uuid))
                 .await?
                 .ok_or_else(not_found)?;
             let row = Arc::new(row);

@@ -14,6 +14,7 @@ use td_store::query;
 #[utoipa::path(
     get,
     path = "/v1/ticket-distributions/{orderId}/summary",
+    operation_id = "getTicketDistributionSummary",
     tag = "ticket-distributions",
     params(
         ("ET-Client-Name" = String, Header, description = "`<company>-<application>`"),

@@ -16,6 +16,8 @@ pub const EXAMPLES: &[&str] = &[
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The operations port (`/health/*`, `/metrics`).
+    pub ops: SocketAddr,
     pub db: DatabaseConnection,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
@@ -60,18 +62,25 @@ impl TestApp {
 }
 
 pub async fn spawn_with(db: DatabaseConnection) -> TestApp {
-    let settings = Settings::load_from(
-        None,
-        [
-            ("TD__GATEWAY__ADDR", "127.0.0.1:0"),
-            // Long enough that only an invalidation can explain a fresh answer.
-            ("TD__GATEWAY__STATUS_CACHE_TTL_MS", "600000"),
-            // The generated-request tests call fast; the limit has its own test (auth.rs).
-            ("TD__GATEWAY__RATE_LIMIT_PER_SECOND", "0"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
-    )
-    .unwrap();
+    spawn_with_env(db, &[]).await
+}
+
+/// The gateway without authorisation, with `env` on top of the tests' settings.
+pub async fn spawn_with_env(db: DatabaseConnection, env: &[(&str, &str)]) -> TestApp {
+    // Later entries win: `env` overrides the tests' settings.
+    let settings: Vec<(String, String)> = [
+        ("TD__GATEWAY__ADDR", "127.0.0.1:0"),
+        ("TD__GATEWAY__OPS_ADDR", "127.0.0.1:0"),
+        // Long enough that only an invalidation can explain a fresh answer.
+        ("TD__GATEWAY__STATUS_CACHE_TTL_MS", "600000"),
+        // The generated-request tests call fast; the limit has its own test (auth.rs).
+        ("TD__GATEWAY__RATE_LIMIT_PER_SECOND", "0"),
+    ]
+    .iter()
+    .chain(env)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let settings = Settings::load_from(None, settings).unwrap();
     let app = api_gateway::App::build_with_db(&settings.gateway, db.clone())
         .await
         .unwrap();
@@ -81,10 +90,12 @@ pub async fn spawn_with(db: DatabaseConnection) -> TestApp {
 /// Runs `app` until the returned `TestApp` is dropped.
 fn serve(app: api_gateway::App, db: DatabaseConnection) -> TestApp {
     let addr = app.local_addr();
+    let ops = app.ops_addr();
     let shutdown = CancellationToken::new();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
     TestApp {
         addr,
+        ops,
         db,
         client: reqwest::Client::new(),
         shutdown,
@@ -93,7 +104,15 @@ fn serve(app: api_gateway::App, db: DatabaseConnection) -> TestApp {
 
 /// The gateway with authorisation on, its `TD__AUTH__*` settings from `auth`.
 pub async fn spawn_with_auth(db: DatabaseConnection, auth: &[(&str, &str)]) -> TestApp {
-    let mut env: Vec<(String, String)> = vec![("TD__GATEWAY__ADDR".into(), "127.0.0.1:0".into())];
+    let mut env: Vec<(String, String)> = vec![
+        ("TD__GATEWAY__ADDR".into(), "127.0.0.1:0".into()),
+        ("TD__GATEWAY__OPS_ADDR".into(), "127.0.0.1:0".into()),
+        // The tests send many refused tokens on purpose; the limit on them has its own test.
+        (
+            "TD__GATEWAY__RATE_LIMIT_UNAUTHENTICATED_PER_SECOND".into(),
+            "0".into(),
+        ),
+    ];
     env.extend(auth.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings = Settings::load_from(None, env).unwrap();
     let authoriser = api_gateway::auth::Authoriser::from_settings(&settings.auth)

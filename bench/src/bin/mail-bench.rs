@@ -70,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
                 order_id: id.clone(),
                 language: "nob".into(),
                 wait_ms: 5000,
+                scope: Some(td_proto::v1::Scope::all_organisations()),
                 ..Default::default()
             })
             .await
@@ -188,13 +189,15 @@ async fn main() -> anyhow::Result<()> {
             NewSend {
                 id: uuid::Uuid::new_v4(),
                 order_id: order.clone(),
-                organisation_id: 0,
+                organisation_id: 2, // the template order's organisation
                 email_address: format!("reisende{i}@example.no"),
+                address_key: format!("reisende{i}@example.no"),
                 language: "nob".into(),
                 ticket_distribution_ids: tickets,
                 correlation_id: None,
                 traceparent: None,
             },
+            None,
             None,
             chrono::Utc::now(),
         )

@@ -116,7 +116,8 @@ async fn distributor(args: &Args, redis: &str, latency_ms: u64) -> anyhow::Resul
     let mut settings = td_settings::Settings::load_from(None, std::iter::empty())?.nod_distributor;
     settings.concurrency = args.concurrency;
     settings.dispatch_interval_ms = 20;
-    let pool = td_store::connect(&db.url, args.db_connections, Duration::from_secs(5)).await?;
+    let pool =
+        td_store::connect(&db.url, args.db_connections, Duration::from_secs(5), None).await?;
     let distributor = nod_distributor::Distributor {
         db: pool,
         queue,

@@ -673,7 +673,7 @@ async fn memory(orders: usize, callers: usize, duration: Duration) -> anyhow::Re
                         .render(RenderRequest {
                             ticket_distribution_group_id: id.clone(),
                             language: language.as_str().to_owned(),
-                            organisation_id: *organisation_id,
+                            scope: Some(td_proto::v1::Scope::organisation(*organisation_id)),
                         })
                         .await
                         .with_context(|| format!("Render {id}"))?

@@ -29,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let page = td_store::query::search_groups(
         &test_db.db,
-        None,
+        td_domain::Scope::AllOrganisations,
         vec![td_store::query::Filter {
             field: td_store::query::GroupField::OrderId,
             op: td_store::query::Op::Eq,
@@ -50,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
         None,
         [
             ("TD__GATEWAY__ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+            ("TD__GATEWAY__OPS_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
             // One client measures the status path's capacity: no per-client limit.
             (
                 "TD__GATEWAY__RATE_LIMIT_PER_SECOND".to_owned(),

@@ -59,6 +59,8 @@ pub enum Violation {
     Empty,
     #[error("must be at least 1")]
     ZeroVersion,
+    #[error("{0} is not an organisation id (organisation ids are positive)")]
+    NotPositive(i64),
     #[error("duplicate order line id \"{0}\"")]
     DuplicateLineId(OrderLineId),
     #[error("duplicate traveller id \"{0}\"")]

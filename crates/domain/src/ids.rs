@@ -69,10 +69,48 @@ uuid_id!(
     TicketDistributionId
 );
 
-/// The operator (organisation) that owns an order.
+/// The operator (organisation) that owns an order. Organisation ids are positive: order
+/// intake refuses others, and a token or an internal call naming one is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct OrganisationId(pub i64);
+
+impl OrganisationId {
+    /// `raw` when it can be an organisation's id (positive), `None` otherwise.
+    pub fn positive(raw: i64) -> Option<Self> {
+        (raw > 0).then_some(Self(raw))
+    }
+}
+
+/// Whose data a caller may read and change. No organisation id stands for "all": reading
+/// across organisations is a scope of its own, which only the cross-organisation permission
+/// (or authorisation switched off) gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// One organisation's data only.
+    Organisation(OrganisationId),
+    /// Every organisation's data.
+    AllOrganisations,
+}
+
+impl Scope {
+    /// The one organisation this scope is restricted to; `None` for
+    /// [`Scope::AllOrganisations`].
+    pub fn organisation(self) -> Option<OrganisationId> {
+        match self {
+            Self::Organisation(org) => Some(org),
+            Self::AllOrganisations => None,
+        }
+    }
+
+    /// Whether data of `organisation` is inside this scope.
+    pub fn may_read(self, organisation: OrganisationId) -> bool {
+        match self {
+            Self::Organisation(org) => org == organisation,
+            Self::AllOrganisations => true,
+        }
+    }
+}
 
 impl fmt::Display for OrganisationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -27,8 +27,8 @@ pub use generation::{
     GeneratedDistribution, GeneratedGroup, SupplementProduct, TdLeg, TdSeat, Topology, VersionPlan,
 };
 pub use ids::{
-    CustomerId, FareProductId, OrderId, OrderLineId, OrganisationId, TicketDistributionGroupId,
-    TicketDistributionId, TravellerId,
+    CustomerId, FareProductId, OrderId, OrderLineId, OrganisationId, Scope,
+    TicketDistributionGroupId, TicketDistributionId, TravellerId,
 };
 pub use language::Language;
 pub use limits::Limits;

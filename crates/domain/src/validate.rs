@@ -42,6 +42,12 @@ pub fn validate_order(order: &Order) -> Result<(), OrderError> {
     if order.version == 0 {
         return Err(OrderError::invalid("order.version", Violation::ZeroVersion));
     }
+    if order.organisation_id.0 <= 0 {
+        return Err(OrderError::invalid(
+            "order.organisationId",
+            Violation::NotPositive(order.organisation_id.0),
+        ));
+    }
 
     let mut travellers = HashSet::new();
     for (i, traveller) in order.travellers.iter().enumerate() {

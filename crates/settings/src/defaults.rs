@@ -26,7 +26,10 @@ log_filter = "info,sqlx=warn,sea_orm=warn"
 
 [gateway]
 addr = "127.0.0.1:8080"
+ops_addr = "127.0.0.1:8085"
 request_timeout_ms = 30000
+header_read_timeout_ms = 10000
+statement_timeout_ms = 5000
 body_limit_bytes = 65536
 status_cache_ttl_ms = 2000
 status_cache_capacity = 100000
@@ -36,6 +39,8 @@ mail_sends_per_order_per_hour = 10
 mail_sends_per_address_per_hour = 20
 rate_limit_per_second = 100
 rate_limit_burst = 200
+rate_limit_unauthenticated_per_second = 5
+rate_limit_unauthenticated_burst = 20
 
 [order_listener]
 health_addr = "127.0.0.1:8081"

@@ -156,6 +156,39 @@ impl Settings {
         Ok(())
     }
 
+    /// The internal calls of a deployment whose API is authorised must be authenticated
+    /// too, and no example secret shipped in `deploy/` may protect anything but the `dev`
+    /// environment. Checked at start by the processes that serve or guard calls (the gateway
+    /// and pdf-renderer).
+    pub fn check_secrets_fit_for_use(&self) -> Result<(), SettingsError> {
+        if self.auth.mode == AuthMode::Jwt && self.grpc.token.is_none() {
+            return Err(invalid(
+                "grpc.token",
+                "authorisation is on (auth.mode = jwt), so internal calls must be \
+                 authenticated too: set TD__GRPC__TOKEN (the same value for every worker), or \
+                 TD__AUTH__MODE=off for local use",
+            ));
+        }
+        if self.environment != "dev" {
+            let token = self.grpc_token().unwrap_or_default();
+            let database = self.database.url.expose_secret();
+            let example = EXAMPLE_SECRETS
+                .iter()
+                .find(|(_, value)| token == *value || database.contains(value));
+            if let Some((name, _)) = example {
+                return Err(invalid(
+                    *name,
+                    format!(
+                        "holds the example value shipped in deploy/ (fit for the `dev` \
+                         environment only, and this is `{}`): give the deployment its own secret",
+                        self.environment
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The shared token of internal gRPC calls, if one is set.
     pub fn grpc_token(&self) -> Option<&str> {
         self.grpc.token.as_ref().map(|t| t.expose_secret())
@@ -171,6 +204,14 @@ impl Settings {
         format!("{base}-{}", self.environment)
     }
 }
+
+/// The example secrets of `deploy/k8s/base/secrets.example.env` and `deploy/compose.yaml`,
+/// by the setting that holds them: refused outside the `dev` environment.
+const EXAMPLE_SECRETS: &[(&str, &str)] = &[
+    ("grpc.token", "example-internal-token-change-me"),
+    ("grpc.token", "compose-internal-token-0123456789"),
+    ("database.url", ":change-me@"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -412,5 +453,42 @@ mod tests {
         )
         .expect("settings");
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn authorised_deployments_need_authenticated_internal_calls_and_real_secrets() {
+        let check = |pairs: &[(&str, &str)]| {
+            Settings::load_from(None, env(pairs))
+                .unwrap()
+                .check_secrets_fit_for_use()
+                .map_err(|e| e.to_string())
+        };
+        let err = check(&[("TD__AUTH__MODE", "jwt")]).unwrap_err();
+        assert!(err.contains("TD__GRPC__TOKEN"), "{err}");
+        assert!(check(&[("TD__AUTH__MODE", "off")]).is_ok());
+        let token = ("TD__GRPC__TOKEN", "a-token-of-this-deployment-only");
+        assert!(check(&[("TD__AUTH__MODE", "jwt"), token]).is_ok());
+
+        for (example, key) in [
+            (
+                ("TD__GRPC__TOKEN", "example-internal-token-change-me"),
+                "grpc.token",
+            ),
+            (
+                ("TD__GRPC__TOKEN", "compose-internal-token-0123456789"),
+                "grpc.token",
+            ),
+            (
+                ("TD__DATABASE__URL", "postgres://td:change-me@db:5432/td"),
+                "database.url",
+            ),
+        ] {
+            for environment in ["prod", "staging"] {
+                let pairs = [("TD__ENVIRONMENT", environment), token, example];
+                let err = check(&pairs).unwrap_err();
+                assert!(err.contains(key) && err.contains("example"), "{err}");
+            }
+            assert!(check(&[("TD__ENVIRONMENT", "dev"), token, example]).is_ok());
+        }
     }
 }

@@ -174,6 +174,7 @@ fn setting_names(line: &str) -> Vec<String> {
 fn assert_fit_for_containers(s: &Settings, what: &str) {
     for (key, addr) in [
         ("gateway.addr", s.gateway.addr),
+        ("gateway.ops_addr", s.gateway.ops_addr),
         ("order_listener.health_addr", s.order_listener.health_addr),
         ("nod_distributor.health_addr", s.nod_distributor.health_addr),
         ("pdf_renderer.health_addr", s.pdf_renderer.health_addr),
@@ -245,8 +246,31 @@ fn every_overlay_loads_with_the_base_settings() {
             env.extend(manifest_env(&file));
         }
 
-        let settings = Settings::load_from(None, env).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let settings =
+            Settings::load_from(None, env.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(settings.environment, environment, "{name}");
+        // The example Secret lets the manifests render; only the dev overlay may run on it.
+        let secrets = settings.check_secrets_fit_for_use();
+        if environment == "dev" {
+            secrets.unwrap_or_else(|e| panic!("{name}: {e}"));
+        } else {
+            let err = secrets.expect_err(&format!("{name} starts on the example secrets"));
+            assert!(err.to_string().contains("example"), "{name}: {err}");
+            let mut own = env.clone();
+            own.insert(
+                "TD__GRPC__TOKEN".into(),
+                "a-token-of-this-deployment-only".into(),
+            );
+            own.insert(
+                "TD__DATABASE__URL".into(),
+                "postgres://ticket_distribution:its-own-password@postgres/ticket_distribution"
+                    .into(),
+            );
+            let settings = Settings::load_from(None, own).unwrap();
+            settings
+                .check_secrets_fit_for_use()
+                .unwrap_or_else(|e| panic!("{name} with its own secrets: {e}"));
+        }
         assert_eq!(
             settings.telemetry.log_format,
             td_telemetry::LogFormat::Json,
@@ -264,6 +288,9 @@ fn compose_environment_loads() {
     let settings =
         Settings::load_from(None, env).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_fit_for_containers(&settings, &path.display().to_string());
+    settings
+        .check_secrets_fit_for_use()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
 #[test]

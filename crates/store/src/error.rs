@@ -80,4 +80,17 @@ impl StoreError {
             }
         }
     }
+
+    /// Whether PostgreSQL cancelled the statement because it ran past the pool's
+    /// `statement_timeout` (SQLSTATE 57014): the request was too costly for now.
+    pub fn is_statement_timeout(&self) -> bool {
+        use sea_orm::{DbErr, RuntimeErr};
+        match self {
+            Self::Db(
+                DbErr::Exec(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(e)))
+                | DbErr::Query(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(e))),
+            ) => e.code().as_deref() == Some("57014"),
+            _ => false,
+        }
+    }
 }

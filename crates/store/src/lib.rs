@@ -99,8 +99,28 @@ pub async fn open(
     connect_timeout: Duration,
     migrate: bool,
 ) -> Result<DatabaseConnection, StoreError> {
-    let db = connect(url, max_connections, connect_timeout).await?;
-    if migrate {
+    open_with_statement_timeout(url, max_connections, connect_timeout, migrate, None).await
+}
+
+/// As [`open`], and on PostgreSQL every statement of the pool's connections is cancelled
+/// after `statement_timeout` (the gateway's bound on what one request may cost the
+/// database). A cancelled statement is a transient error: the caller answers 503.
+pub async fn open_with_statement_timeout(
+    url: &str,
+    max_connections: u32,
+    connect_timeout: Duration,
+    migrate: bool,
+    statement_timeout: Option<Duration>,
+) -> Result<DatabaseConnection, StoreError> {
+    if migrate && statement_timeout.is_some() {
+        // Migrations may take longer than a request's bound: they run on a connection
+        // without it.
+        let db = connect(url, 1, connect_timeout, None).await?;
+        self::migrate(&db).await?;
+        db.close().await?;
+    }
+    let db = connect(url, max_connections, connect_timeout, statement_timeout).await?;
+    if migrate && statement_timeout.is_none() {
         self::migrate(&db).await?;
     }
     Ok(db)
@@ -112,8 +132,13 @@ pub async fn connect(
     url: &str,
     max_connections: u32,
     connect_timeout: Duration,
+    statement_timeout: Option<Duration>,
 ) -> Result<DatabaseConnection, StoreError> {
     let mut options = ConnectOptions::new(url.to_owned());
+    if let Some(timeout) = statement_timeout {
+        let ms = timeout.as_millis().max(1).to_string();
+        options.map_sqlx_postgres_opts(move |pg| pg.options([("statement_timeout", ms.as_str())]));
+    }
     let sqlite = url.starts_with("sqlite:");
     options
         .max_connections(if sqlite { 1 } else { max_connections })

@@ -12,7 +12,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Set, TransactionTrait,
 };
-use td_domain::ids::OrganisationId;
+use td_domain::ids::Scope;
 use uuid::Uuid;
 
 pub const QUEUED: &str = "QUEUED";
@@ -27,11 +27,22 @@ pub struct NewSend {
     pub order_id: String,
     pub organisation_id: i64,
     pub email_address: String,
+    /// The address as the limits compare it: sends to addresses with the same key count
+    /// as sends to one address (the caller normalises, e.g. case and punycode).
+    pub address_key: String,
     pub language: String,
     pub ticket_distribution_ids: Vec<Uuid>,
     pub correlation_id: Option<String>,
     /// The W3C trace context of the request, for the mailer's span.
     pub traceparent: Option<String>,
+}
+
+/// How many sends one order, and one address, may have within a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendLimits {
+    pub per_order: u64,
+    pub per_address: u64,
+    pub window: Duration,
 }
 
 /// An `Idempotency-Key` and what it guards: the same key with another request is refused.
@@ -52,6 +63,11 @@ pub enum CreateOutcome {
     Replayed(pdf_send::Model),
     /// The key was used before for a different request.
     KeyReused,
+    /// The order or the address has had its sends within the window; room comes back at
+    /// `free_at`. Nothing was recorded.
+    Limited {
+        free_at: DateTime<Utc>,
+    },
 }
 
 fn ids_json(ids: &[Uuid]) -> serde_json::Value {
@@ -76,11 +92,14 @@ pub fn ticket_ids(send: &pdf_send::Model) -> Vec<Uuid> {
 
 /// Records a send (QUEUED) and, when given, its idempotency key, in one transaction. A key
 /// seen before returns the first send instead; two concurrent requests with one key record
-/// one send.
+/// one send. With `limits`, the send is recorded only while its order and its address
+/// (`address_key`) are below them: the count and the insert run in one transaction under
+/// locks of the order and the address, so concurrent requests cannot exceed a limit.
 pub async fn create_send<C>(
     conn: &C,
     new: NewSend,
     key: Option<IdempotencyKey>,
+    limits: Option<&SendLimits>,
     now: DateTime<Utc>,
 ) -> Result<CreateOutcome, StoreError>
 where
@@ -125,11 +144,18 @@ where
             return Ok(CreateOutcome::Replayed(send));
         }
     }
+    if let Some(limits) = limits {
+        if let Some(free_at) = over_limits(&txn, &new, limits, now).await? {
+            txn.rollback().await?;
+            return Ok(CreateOutcome::Limited { free_at });
+        }
+    }
     let model = pdf_send::Model {
         id: new.id,
         order_id: new.order_id,
         organisation_id: new.organisation_id,
         email_address: new.email_address,
+        address_key: new.address_key,
         language: new.language,
         ticket_distribution_ids: ids_json(&new.ticket_distribution_ids),
         status: QUEUED.to_owned(),
@@ -150,6 +176,43 @@ where
         .await?;
     txn.commit().await?;
     Ok(CreateOutcome::Created(model))
+}
+
+/// When room comes back, if the order or the address of `new` is at its limit. Holds the
+/// order's and the address's locks until the transaction ends (PostgreSQL; SQLite has one
+/// writer), taken in a fixed order so that two requests never wait for each other.
+async fn over_limits<C: ConnectionTrait>(
+    txn: &C,
+    new: &NewSend,
+    limits: &SendLimits,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let mut keys = [
+            format!("pdf-send-order:{}", new.order_id),
+            format!("pdf-send-address:{}", new.address_key),
+        ];
+        keys.sort();
+        for key in keys {
+            txn.execute(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                [key.into()],
+            ))
+            .await?;
+        }
+    }
+    let (per_order, per_address) =
+        recent_sends(txn, &new.order_id, &new.address_key, now - limits.window).await?;
+    // Room comes back when the oldest send of each full window leaves it.
+    Ok([
+        (per_order, limits.per_order),
+        (per_address, limits.per_address),
+    ]
+    .iter()
+    .filter(|(recent, limit)| recent.count >= *limit)
+    .map(|(recent, _)| recent.oldest.map_or(now, |t| t + limits.window))
+    .max())
 }
 
 /// Sends recorded within a window, for one order or one address.
@@ -181,12 +244,12 @@ async fn recent<C: ConnectionTrait>(
     })
 }
 
-/// The sends recorded since `since` for the order and for the address (the rate limits of
-/// the send endpoint).
+/// The sends recorded since `since` for the order and for the address key (the rate limits
+/// of the send endpoint).
 pub async fn recent_sends<C: ConnectionTrait>(
     conn: &C,
     order_id: &str,
-    email_address: &str,
+    address_key: &str,
     since: DateTime<Utc>,
 ) -> Result<(Recent, Recent), StoreError> {
     let per_order = recent(
@@ -197,7 +260,7 @@ pub async fn recent_sends<C: ConnectionTrait>(
     .await?;
     let per_address = recent(
         conn,
-        Condition::all().add(pdf_send::Column::EmailAddress.eq(email_address)),
+        Condition::all().add(pdf_send::Column::AddressKey.eq(address_key)),
         since,
     )
     .await?;
@@ -207,11 +270,11 @@ pub async fn recent_sends<C: ConnectionTrait>(
 /// One send, scoped to the caller's organisation.
 pub async fn send<C: ConnectionTrait>(
     conn: &C,
-    scope: Option<OrganisationId>,
+    scope: Scope,
     id: Uuid,
 ) -> Result<Option<pdf_send::Model>, StoreError> {
     let mut find = pdf_send::Entity::find_by_id(id);
-    if let Some(org) = scope {
+    if let Some(org) = scope.organisation() {
         find = find.filter(pdf_send::Column::OrganisationId.eq(org.0));
     }
     Ok(find.one(conn).await?)

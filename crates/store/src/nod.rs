@@ -21,7 +21,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
-use td_domain::ids::{OrderId, OrganisationId, TicketDistributionGroupId, TicketDistributionId};
+use td_domain::ids::{OrderId, Scope, TicketDistributionGroupId, TicketDistributionId};
 use td_domain::status::{needs_placement, TdEvent, TdStatus};
 use td_events::EventHeader;
 
@@ -284,7 +284,7 @@ pub async fn record_order_group<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Asks for the FAILED tickets of `groups` (of `organisation`, when given) to be placed
+/// Asks for the FAILED tickets of `groups` (within `scope`) to be placed
 /// again, in one statement where the database can return what it changed; returns them. Other
 /// tickets are left alone. The request only
 /// marks them: the NOD dispatcher (`due_jobs`) then finds them due like any other ticket
@@ -292,7 +292,7 @@ pub async fn record_order_group<C: ConnectionTrait>(
 pub async fn request_replacement<C: ConnectionTrait>(
     conn: &C,
     groups: &[TicketDistributionGroupId],
-    organisation: Option<OrganisationId>,
+    scope: Scope,
     now: DateTime<Utc>,
 ) -> Result<Vec<TicketDistributionId>, StoreError> {
     if groups.is_empty() {
@@ -315,7 +315,7 @@ pub async fn request_replacement<C: ConnectionTrait>(
         .col_expr(td::Column::UpdatedAt, Expr::value(now))
         .filter(td::Column::GroupId.is_in(groups.iter().map(|g| g.0)))
         .filter(td::Column::Status.eq(TdStatus::Failed.as_str()));
-    if let Some(org) = organisation {
+    if let Some(org) = scope.organisation() {
         update = update.filter(td::Column::OrganisationId.eq(org.0));
     }
     let mut ids: Vec<TicketDistributionId> = if conn.support_returning() {
@@ -333,7 +333,7 @@ pub async fn request_replacement<C: ConnectionTrait>(
             .column(td::Column::Id)
             .filter(td::Column::GroupId.is_in(groups.iter().map(|g| g.0)))
             .filter(td::Column::Status.eq(TdStatus::Failed.as_str()));
-        if let Some(org) = organisation {
+        if let Some(org) = scope.organisation() {
             query = query.filter(td::Column::OrganisationId.eq(org.0));
         }
         let ids: Vec<uuid::Uuid> = query.into_tuple().all(conn).await?;

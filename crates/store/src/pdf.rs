@@ -11,7 +11,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionTrait,
 };
-use td_domain::ids::OrganisationId;
+use td_domain::ids::Scope;
 use uuid::Uuid;
 
 /// The fields `GET /v1/pdf-tickets` filters on.
@@ -138,25 +138,35 @@ fn condition(filter: Filter<PdfField>) -> SimpleExpr {
     )
 }
 
-/// Searches stored PDFs (all filters AND-ed), oldest first.
-pub async fn search<C: ConnectionTrait>(
-    conn: &C,
-    scope: Option<OrganisationId>,
+/// The PDFs a search selects, oldest first (without paging): what [`search`] counts and
+/// pages, and what the plan tests explain.
+pub fn pdf_search(
+    scope: Scope,
     filters: Vec<Filter<PdfField>>,
-    page: PageRequest,
-) -> Result<Page<StoredPdf>, StoreError> {
+) -> sea_orm::Select<pdf_ticket::Entity> {
     let mut cond = Condition::all();
-    if let Some(org) = scope {
+    if let Some(org) = scope.organisation() {
         cond = cond.add(pdf_ticket::Column::OrganisationId.eq(org.0));
     }
     for f in filters {
         cond = cond.add(condition(f));
     }
-    let query = pdf_ticket::Entity::find().filter(cond);
-    let total_items = query.clone().count(conn).await?;
-    let pdfs = query
+    pdf_ticket::Entity::find()
+        .filter(cond)
         .order_by_asc(pdf_ticket::Column::CreatedAt)
         .order_by_asc(pdf_ticket::Column::Id)
+}
+
+/// Searches stored PDFs (all filters AND-ed), oldest first.
+pub async fn search<C: ConnectionTrait>(
+    conn: &C,
+    scope: Scope,
+    filters: Vec<Filter<PdfField>>,
+    page: PageRequest,
+) -> Result<Page<StoredPdf>, StoreError> {
+    let query = pdf_search(scope, filters);
+    let total_items = query.clone().count(conn).await?;
+    let pdfs = query
         .offset(page.page.saturating_sub(1).saturating_mul(page.per_page))
         .limit(page.per_page)
         .all(conn)
@@ -172,13 +182,13 @@ pub async fn search<C: ConnectionTrait>(
 /// One stored PDF's bytes, scoped to the caller's organisation.
 pub async fn content<C: ConnectionTrait>(
     conn: &C,
-    scope: Option<OrganisationId>,
+    scope: Scope,
     id: Uuid,
 ) -> Result<Option<Vec<u8>>, StoreError> {
     let mut find = pdf_ticket::Entity::find_by_id(id)
         .select_only()
         .column(pdf_ticket::Column::Content);
-    if let Some(org) = scope {
+    if let Some(org) = scope.organisation() {
         find = find.filter(pdf_ticket::Column::OrganisationId.eq(org.0));
     }
     Ok(find.into_tuple::<Vec<u8>>().one(conn).await?)

@@ -10,7 +10,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, Value,
 };
-use td_domain::ids::{OrderId, OrganisationId, TicketDistributionId};
+use td_domain::ids::{OrderId, Scope, TicketDistributionId};
 use uuid::Uuid;
 
 /// A comparison operator of the search syntax.
@@ -147,9 +147,10 @@ fn td_column(field: GroupField) -> Option<td::Column> {
 }
 
 /// A filter as a condition on groups. Ticket-level fields select the groups that contain
-/// at least one ticket matching; `orderVersion` selects the groups that belong to a
+/// at least one ticket matching (of the caller's organisation first, so the subquery reads
+/// that organisation's tickets only); `orderVersion` selects the groups that belong to a
 /// matching order version (a group belongs to every version in which its line was unchanged).
-fn condition(filter: Filter) -> SimpleExpr {
+fn condition(filter: Filter, scope: Scope) -> SimpleExpr {
     if let Some(col) = group_column(filter.field) {
         return compare(
             Expr::col((group::Entity, col)).into(),
@@ -158,16 +159,17 @@ fn condition(filter: Filter) -> SimpleExpr {
         );
     }
     if let Some(col) = td_column(filter.field) {
-        let sub = Query::select()
-            .column(td::Column::GroupId)
-            .from(td::Entity)
-            .and_where(compare(
-                Expr::col((td::Entity, col)).into(),
-                filter.op,
-                filter.values,
-            ))
-            .to_owned();
-        return Expr::col((group::Entity, group::Column::Id)).in_subquery(sub);
+        let mut sub = Query::select();
+        sub.column(td::Column::GroupId).from(td::Entity);
+        if let Some(org) = scope.organisation() {
+            sub.and_where(Expr::col((td::Entity, td::Column::OrganisationId)).eq(org.0));
+        }
+        sub.and_where(compare(
+            Expr::col((td::Entity, col)).into(),
+            filter.op,
+            filter.values,
+        ));
+        return Expr::col((group::Entity, group::Column::Id)).in_subquery(sub.to_owned());
     }
     // Only OrderVersion is left.
     let sub = Query::select()
@@ -186,27 +188,34 @@ fn condition(filter: Filter) -> SimpleExpr {
     Expr::col((group::Entity, group::Column::Id)).in_subquery(sub)
 }
 
-/// Searches groups; all filters are AND-ed.
-pub async fn search_groups<C: ConnectionTrait>(
-    conn: &C,
-    scope: Option<OrganisationId>,
-    filters: Vec<Filter>,
-    page: PageRequest,
-) -> Result<Page<GroupWithDistributions>, StoreError> {
+/// The groups a search selects, in page order (without paging): what [`search_groups`]
+/// counts and pages, and what the plan tests explain.
+pub fn group_search(scope: Scope, filters: Vec<Filter>) -> sea_orm::Select<group::Entity> {
     let mut cond = Condition::all();
-    if let Some(org) = scope {
+    if let Some(org) = scope.organisation() {
         cond = cond.add(group::Column::OrganisationId.eq(org.0));
     }
     for f in filters {
-        cond = cond.add(condition(f));
+        cond = cond.add(condition(f, scope));
     }
-    let query = group::Entity::find().filter(cond);
-    let total_items = query.clone().count(conn).await?;
-    let groups = query
+    group::Entity::find()
+        .filter(cond)
         .order_by_asc(group::Column::CreatedAt)
         .order_by_asc(group::Column::OrderId)
         .order_by_asc(group::Column::OrderLineId)
         .order_by_asc(group::Column::Id)
+}
+
+/// Searches groups; all filters are AND-ed.
+pub async fn search_groups<C: ConnectionTrait>(
+    conn: &C,
+    scope: Scope,
+    filters: Vec<Filter>,
+    page: PageRequest,
+) -> Result<Page<GroupWithDistributions>, StoreError> {
+    let query = group_search(scope, filters);
+    let total_items = query.clone().count(conn).await?;
+    let groups = query
         .offset((page.page.saturating_sub(1)).saturating_mul(page.per_page))
         .limit(page.per_page)
         .all(conn)
@@ -271,7 +280,7 @@ impl StatusRow {
 /// never mixes the ticket before a change with the order after it.
 pub async fn distribution_status<C: ConnectionTrait>(
     conn: &C,
-    scope: Option<OrganisationId>,
+    scope: Scope,
     id: TicketDistributionId,
 ) -> Result<Option<StatusRow>, StoreError> {
     let group_version = Query::select()
@@ -318,7 +327,7 @@ pub async fn distribution_status<C: ConnectionTrait>(
             "status_group_order_version",
         )
         .expr_as(in_latest, "status_in_latest_confirmed_version");
-    if let Some(org) = scope {
+    if let Some(org) = scope.organisation() {
         query = query.filter(td::Column::OrganisationId.eq(org.0));
     }
     let statement = query.build(conn.get_database_backend());
@@ -341,11 +350,11 @@ pub async fn distribution_status<C: ConnectionTrait>(
 /// All tickets of an order, or `None` when the order is unknown (to the caller).
 pub async fn order_distributions<C: ConnectionTrait>(
     conn: &C,
-    scope: Option<OrganisationId>,
+    scope: Scope,
     order_id: &OrderId,
 ) -> Result<Option<Vec<td::Model>>, StoreError> {
     let mut find = order::Entity::find_by_id(order_id.0.clone());
-    if let Some(org) = scope {
+    if let Some(org) = scope.organisation() {
         find = find.filter(order::Column::OrganisationId.eq(org.0));
     }
     if find.one(conn).await?.is_none() {
@@ -364,11 +373,11 @@ pub async fn order_distributions<C: ConnectionTrait>(
 /// The order row (latest versions and status), scoped.
 pub async fn order<C: ConnectionTrait>(
     conn: &C,
-    scope: Option<OrganisationId>,
+    scope: Scope,
     order_id: &OrderId,
 ) -> Result<Option<order::Model>, StoreError> {
     let mut find = order::Entity::find_by_id(order_id.0.clone());
-    if let Some(org) = scope {
+    if let Some(org) = scope.organisation() {
         find = find.filter(order::Column::OrganisationId.eq(org.0));
     }
     Ok(find.one(conn).await?)
@@ -405,14 +414,14 @@ pub async fn group_ids_of_version<C: ConnectionTrait>(
 /// Groups by id with their tickets, in creation order, scoped.
 pub async fn groups_by_ids<C: ConnectionTrait>(
     conn: &C,
-    scope: Option<OrganisationId>,
+    scope: Scope,
     ids: Vec<Uuid>,
 ) -> Result<Vec<GroupWithDistributions>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut find = group::Entity::find().filter(group::Column::Id.is_in(ids));
-    if let Some(org) = scope {
+    if let Some(org) = scope.organisation() {
         find = find.filter(group::Column::OrganisationId.eq(org.0));
     }
     let groups = find
@@ -460,7 +469,7 @@ pub enum ConfirmedVersion {
 /// version, `None` means the latest CONFIRMED one.
 pub async fn confirmed_version<C: ConnectionTrait>(
     conn: &C,
-    scope: Option<OrganisationId>,
+    scope: Scope,
     order_id: &OrderId,
     requested: Option<u32>,
 ) -> Result<ConfirmedVersion, StoreError> {

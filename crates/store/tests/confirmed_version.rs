@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use sea_orm::{ActiveValue::Set, EntityTrait};
-use td_domain::ids::{OrderId, OrganisationId};
+use td_domain::ids::{OrderId, OrganisationId, Scope};
 use td_store::entity::{order, order_version};
 use td_store::query::{confirmed_version, ConfirmedVersion};
 use td_store::DatabaseConnection;
@@ -51,9 +51,14 @@ async fn history(db: &DatabaseConnection, id: &str, versions: &[(i32, &str)]) {
 }
 
 async fn ask(db: &DatabaseConnection, id: &str, requested: Option<u32>) -> ConfirmedVersion {
-    confirmed_version(db, None, &OrderId(id.to_owned()), requested)
-        .await
-        .unwrap()
+    confirmed_version(
+        db,
+        Scope::AllOrganisations,
+        &OrderId(id.to_owned()),
+        requested,
+    )
+    .await
+    .unwrap()
 }
 
 async fn suite(db: &DatabaseConnection) {
@@ -88,16 +93,26 @@ async fn suite(db: &DatabaseConnection) {
     assert_eq!(ask(db, "GONE", Some(3)).await, NotRecordedYet);
 
     assert_eq!(ask(db, "NONE", None).await, UnknownOrder);
-    let other = confirmed_version(db, Some(OrganisationId(8)), &OrderId("CONF".into()), None)
-        .await
-        .unwrap();
+    let other = confirmed_version(
+        db,
+        Scope::Organisation(OrganisationId(8)),
+        &OrderId("CONF".into()),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         other, UnknownOrder,
         "another organisation's order is unknown"
     );
-    let own = confirmed_version(db, Some(OrganisationId(7)), &OrderId("CONF".into()), None)
-        .await
-        .unwrap();
+    let own = confirmed_version(
+        db,
+        Scope::Organisation(OrganisationId(7)),
+        &OrderId("CONF".into()),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(own, Confirmed(4));
 }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sea_orm::{EntityTrait, PaginatorTrait, TransactionTrait};
 use serde_json::{json, Value};
-use td_domain::ids::{OrderId, OrganisationId, TicketDistributionId};
+use td_domain::ids::{OrderId, OrganisationId, Scope, TicketDistributionId};
 use td_domain::order::OrderEvent;
 use td_events::EventError;
 use td_store::entity::{group, ticket_distribution as td};
@@ -99,7 +99,7 @@ async fn search(
     db: &DatabaseConnection,
     filters: Vec<Filter>,
 ) -> Vec<query::GroupWithDistributions> {
-    query::search_groups(db, None, filters, page())
+    query::search_groups(db, Scope::AllOrganisations, filters, page())
         .await
         .unwrap()
         .items
@@ -162,10 +162,12 @@ pub async fn a_draft_order_records_nothing(db: DatabaseConnection) {
     let draft = order("O4", 1, 1, "CONFIRMED", "OrderConfirmed", "DRAFT");
     assert_eq!(record(&db, &draft).await, RecordOutcome::Draft);
     assert_eq!(counts(&db).await, (0, 0, 0));
-    assert!(query::order(&db, None, &OrderId("O4".into()))
-        .await
-        .unwrap()
-        .is_none());
+    assert!(
+        query::order(&db, Scope::AllOrganisations, &OrderId("O4".into()))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 pub async fn events_are_written_in_order_with_the_correlation_id(db: DatabaseConnection) {
@@ -259,10 +261,11 @@ pub async fn a_new_version_keeps_unchanged_lines_and_replaces_changed_ones(db: D
     assert!(ids.contains(&old_l1.group.id) && ids.contains(&l2.group.id));
 
     for d in &old_l1.distributions {
-        let row = query::distribution_status(&db, None, TicketDistributionId(d.id))
-            .await
-            .unwrap()
-            .unwrap();
+        let row =
+            query::distribution_status(&db, Scope::AllOrganisations, TicketDistributionId(d.id))
+                .await
+                .unwrap()
+                .unwrap();
         assert_eq!(row.distribution.status, "CANCELLED");
         assert_eq!(
             row.distribution.cancel_cause.as_deref(),
@@ -271,10 +274,14 @@ pub async fn a_new_version_keeps_unchanged_lines_and_replaces_changed_ones(db: D
         assert!(!row.in_latest_confirmed_version);
     }
     let kept_td = &l2.distributions[0];
-    let row = query::distribution_status(&db, None, TicketDistributionId(kept_td.id))
-        .await
-        .unwrap()
-        .unwrap();
+    let row = query::distribution_status(
+        &db,
+        Scope::AllOrganisations,
+        TicketDistributionId(kept_td.id),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert!(row.in_latest_confirmed_version);
     assert_eq!(row.distribution.status, "GENERATED");
 }
@@ -332,7 +339,7 @@ pub async fn search_operators_paging_and_scope(db: DatabaseConnection) {
     let text = |s: &str| FilterValue::Text(s.into());
     let f = |field, op, values| Filter { field, op, values };
     let n = |filters| async {
-        query::search_groups(&db, None, filters, page())
+        query::search_groups(&db, Scope::AllOrganisations, filters, page())
             .await
             .unwrap()
             .total_items
@@ -495,7 +502,7 @@ pub async fn search_operators_paging_and_scope(db: DatabaseConnection) {
     let all = vec![eq(GroupField::OrganisationId, FilterValue::Int(1))];
     let p1 = query::search_groups(
         &db,
-        None,
+        Scope::AllOrganisations,
         all.clone(),
         PageRequest {
             page: 1,
@@ -506,7 +513,7 @@ pub async fn search_operators_paging_and_scope(db: DatabaseConnection) {
     .unwrap();
     let p2 = query::search_groups(
         &db,
-        None,
+        Scope::AllOrganisations,
         all.clone(),
         PageRequest {
             page: 2,
@@ -535,22 +542,26 @@ pub async fn search_operators_paging_and_scope(db: DatabaseConnection) {
     assert_eq!(ids.len(), 6);
 
     // Scope: another organisation sees nothing.
-    let other = query::search_groups(&db, Some(OrganisationId(2)), all, page())
+    let other = query::search_groups(&db, Scope::Organisation(OrganisationId(2)), all, page())
         .await
         .unwrap();
     assert_eq!(other.total_items, 0);
-    assert!(
-        query::distribution_status(&db, Some(OrganisationId(2)), TicketDistributionId(td_id))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        query::order_distributions(&db, Some(OrganisationId(2)), &OrderId("S2".into()))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(query::distribution_status(
+        &db,
+        Scope::Organisation(OrganisationId(2)),
+        TicketDistributionId(td_id)
+    )
+    .await
+    .unwrap()
+    .is_none());
+    assert!(query::order_distributions(
+        &db,
+        Scope::Organisation(OrganisationId(2)),
+        &OrderId("S2".into())
+    )
+    .await
+    .unwrap()
+    .is_none());
 }
 
 pub async fn a_rolled_back_transaction_leaves_nothing(db: DatabaseConnection) {
@@ -586,10 +597,12 @@ pub async fn a_value_the_event_schema_cannot_hold_is_refused_and_records_nothing
         );
         txn.commit().await.unwrap();
         assert_eq!(counts(&db).await, (0, 0, 0));
-        assert!(query::order(&db, None, &OrderId("O9".into()))
-            .await
-            .unwrap()
-            .is_none());
+        assert!(
+            query::order(&db, Scope::AllOrganisations, &OrderId("O9".into()))
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }
 

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sea_orm::EntityTrait;
-use td_domain::ids::OrganisationId;
+use td_domain::ids::{OrganisationId, Scope};
 use td_store::entity::ticket_distribution as td;
 use td_store::mail::{self, CreateOutcome, IdempotencyKey, NewSend};
 use td_store::record::{record_order_event, Origin, RecordOutcome};
@@ -25,6 +25,7 @@ fn new_send(order: &str, address: &str, tickets: Vec<Uuid>) -> NewSend {
         order_id: order.to_owned(),
         organisation_id: 1,
         email_address: address.to_owned(),
+        address_key: address.to_lowercase(),
         language: "eng".to_owned(),
         ticket_distribution_ids: tickets,
         correlation_id: Some("corr-1".to_owned()),
@@ -62,6 +63,7 @@ async fn idempotency(db: &DatabaseConnection) {
         db,
         new_send("O1", "a@example.com", vec![]),
         key("k1", "h1"),
+        None,
         at(0),
     )
     .await
@@ -76,6 +78,7 @@ async fn idempotency(db: &DatabaseConnection) {
             db,
             new_send("O1", "a@example.com", vec![]),
             key("k1", "h1"),
+            None,
             at(1),
         )
         .await
@@ -86,6 +89,7 @@ async fn idempotency(db: &DatabaseConnection) {
         db,
         new_send("O1", "b@example.com", vec![]),
         key("k1", "h2"),
+        None,
         at(1),
     )
     .await
@@ -113,6 +117,7 @@ async fn idempotency(db: &DatabaseConnection) {
                 &db,
                 new_send("O2", "c@example.com", vec![]),
                 key("k2", "h"),
+                None,
                 at(0),
             )
             .await
@@ -145,6 +150,7 @@ async fn dispatch_and_delivery(db: &DatabaseConnection) {
     let CreateOutcome::Created(send) = mail::create_send(
         db,
         new_send("MAIL1", "d@example.com", tickets.clone()),
+        None,
         None,
         at(0),
     )
@@ -185,7 +191,10 @@ async fn dispatch_and_delivery(db: &DatabaseConnection) {
     mail::record_error(db, send.id, "connection refused", at(6))
         .await
         .unwrap();
-    let waiting = mail::send(db, None, send.id).await.unwrap().unwrap();
+    let waiting = mail::send(db, Scope::AllOrganisations, send.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (waiting.status.as_str(), waiting.last_error.as_deref()),
         (mail::QUEUED, Some("connection refused")),
@@ -205,7 +214,7 @@ async fn dispatch_and_delivery(db: &DatabaseConnection) {
     assert!(mail::mark_sent(db, send.id, Some("Q123"), "<m@x>", at(7))
         .await
         .unwrap());
-    let sent = mail::send(db, Some(OrganisationId(1)), send.id)
+    let sent = mail::send(db, Scope::Organisation(OrganisationId(1)), send.id)
         .await
         .unwrap()
         .unwrap();
@@ -233,7 +242,7 @@ async fn dispatch_and_delivery(db: &DatabaseConnection) {
         .unwrap()
         .contains(&send.id));
     assert_eq!(
-        mail::send(db, Some(OrganisationId(2)), send.id)
+        mail::send(db, Scope::Organisation(OrganisationId(2)), send.id)
             .await
             .unwrap(),
         None,
@@ -244,6 +253,7 @@ async fn dispatch_and_delivery(db: &DatabaseConnection) {
     let CreateOutcome::Created(refused) = mail::create_send(
         db,
         new_send("MAIL1", "nobody@example.com", tickets.clone()),
+        None,
         None,
         at(10),
     )
@@ -258,7 +268,10 @@ async fn dispatch_and_delivery(db: &DatabaseConnection) {
     mail::mark_failed(db, refused.id, "550 5.1.1 mailbox unavailable", at(10))
         .await
         .unwrap();
-    let failed = mail::send(db, None, refused.id).await.unwrap().unwrap();
+    let failed = mail::send(db, Scope::AllOrganisations, refused.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(failed.status, mail::FAILED);
     assert_eq!(
         failed.last_error.as_deref(),

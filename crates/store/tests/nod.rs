@@ -8,7 +8,9 @@ use sea_orm::{
     ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 use serde_json::{json, Value};
-use td_domain::ids::{OrderId, OrganisationId, TicketDistributionGroupId, TicketDistributionId};
+use td_domain::ids::{
+    OrderId, OrganisationId, Scope, TicketDistributionGroupId, TicketDistributionId,
+};
 use td_domain::order::OrderEvent;
 use td_domain::status::{TdEvent, TdStatus};
 use td_store::entity::{group, nod_feed, order_version, outbox, ticket_distribution as td};
@@ -509,10 +511,10 @@ async fn a_failed_ticket_is_placed_again_on_request(db: &DatabaseConnection) {
         .unwrap();
     let before = snapshot(db).await;
     for (groups, organisation) in [
-        (&l1_group[..], Some(OrganisationId(2))),
-        (&l2_group[..], None),
-        (&l2_group[..], Some(OrganisationId(1))),
-        (&[][..], None),
+        (&l1_group[..], Scope::Organisation(OrganisationId(2))),
+        (&l2_group[..], Scope::AllOrganisations),
+        (&l2_group[..], Scope::Organisation(OrganisationId(1))),
+        (&[][..], Scope::AllOrganisations),
     ] {
         assert!(
             nod::request_replacement(db, groups, organisation, at(3))
@@ -529,7 +531,7 @@ async fn a_failed_ticket_is_placed_again_on_request(db: &DatabaseConnection) {
     );
 
     assert_eq!(
-        nod::request_replacement(db, &l1_group, Some(OrganisationId(1)), at(3))
+        nod::request_replacement(db, &l1_group, Scope::Organisation(OrganisationId(1)), at(3))
             .await
             .unwrap(),
         vec![TicketDistributionId(a)],
@@ -585,7 +587,7 @@ async fn a_failed_ticket_is_placed_again_on_request(db: &DatabaseConnection) {
     );
 
     // Asked again, and this time NOD places it: FAILED → DISTRIBUTED.
-    nod::request_replacement(db, &l1_group, None, at(61))
+    nod::request_replacement(db, &l1_group, Scope::AllOrganisations, at(61))
         .await
         .unwrap();
     assert_eq!(
@@ -609,10 +611,12 @@ async fn a_failed_ticket_is_placed_again_on_request(db: &DatabaseConnection) {
         1,
         "the re-placed ticket completes the version"
     );
-    assert!(nod::request_replacement(db, &l1_group, None, at(63))
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        nod::request_replacement(db, &l1_group, Scope::AllOrganisations, at(63))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// 5. A transition the status machine refuses changes nothing.

@@ -3,7 +3,7 @@
 //! download scoped to the organisation, and removal once the retention ended.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use td_domain::ids::OrganisationId;
+use td_domain::ids::{OrganisationId, Scope};
 use td_store::entity::pdf_ticket;
 use td_store::pdf::{self, PdfField, StoredPdf};
 use td_store::query::{Filter, FilterValue, Op, PageRequest};
@@ -89,7 +89,7 @@ async fn search_filters_and_scope(db: &DatabaseConnection) {
     }
     let by_order = pdf::search(
         db,
-        None,
+        Scope::AllOrganisations,
         vec![eq(PdfField::OrderId, FilterValue::Text("S1".into()))],
         page(),
     )
@@ -101,7 +101,7 @@ async fn search_filters_and_scope(db: &DatabaseConnection) {
     let ticket = a.ticket_distribution_ids[1];
     let by_ticket = pdf::search(
         db,
-        None,
+        Scope::AllOrganisations,
         vec![eq(
             PdfField::TicketDistributionId,
             FilterValue::Uuid(ticket),
@@ -114,7 +114,7 @@ async fn search_filters_and_scope(db: &DatabaseConnection) {
 
     let lines = pdf::search(
         db,
-        None,
+        Scope::AllOrganisations,
         vec![
             eq(PdfField::OrderId, FilterValue::Text("S1".into())),
             Filter {
@@ -132,7 +132,7 @@ async fn search_filters_and_scope(db: &DatabaseConnection) {
     // Organisation 1 does not see organisation 2's PDF, by any filter or by id.
     let scoped = pdf::search(
         db,
-        Some(OrganisationId(1)),
+        Scope::Organisation(OrganisationId(1)),
         vec![Filter {
             field: PdfField::OrderId,
             op: Op::In,
@@ -148,18 +148,23 @@ async fn search_filters_and_scope(db: &DatabaseConnection) {
     assert_eq!(scoped.total_items, 2);
     assert!(scoped.items.iter().all(|p| p.pdf.organisation_id == 1));
     assert_eq!(
-        pdf::content(db, Some(OrganisationId(1)), other_org.pdf.id)
+        pdf::content(db, Scope::Organisation(OrganisationId(1)), other_org.pdf.id)
             .await
             .unwrap(),
         None
     );
     assert_eq!(
-        pdf::content(db, Some(OrganisationId(2)), other_org.pdf.id)
+        pdf::content(db, Scope::Organisation(OrganisationId(2)), other_org.pdf.id)
             .await
             .unwrap(),
         Some(other_org.pdf.content.clone())
     );
-    assert_eq!(pdf::content(db, None, Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(
+        pdf::content(db, Scope::AllOrganisations, Uuid::new_v4())
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn expired_pdfs_are_removed(db: &DatabaseConnection) {
@@ -170,14 +175,19 @@ async fn expired_pdfs_are_removed(db: &DatabaseConnection) {
     }
     let removed = pdf::delete_expired(db, at(0), 500).await.unwrap();
     assert!(removed >= 1, "{removed}");
-    assert_eq!(pdf::content(db, None, old.pdf.id).await.unwrap(), None);
+    assert_eq!(
+        pdf::content(db, Scope::AllOrganisations, old.pdf.id)
+            .await
+            .unwrap(),
+        None
+    );
     assert!(pdf::for_groups(db, &[old.pdf.group_id])
         .await
         .unwrap()
         .is_empty());
     let by_ticket = pdf::search(
         db,
-        None,
+        Scope::AllOrganisations,
         vec![eq(
             PdfField::TicketDistributionId,
             FilterValue::Uuid(old.ticket_distribution_ids[0]),
@@ -188,7 +198,9 @@ async fn expired_pdfs_are_removed(db: &DatabaseConnection) {
     .unwrap();
     assert_eq!(by_ticket.total_items, 0, "its ticket rows went with it");
     assert_eq!(
-        pdf::content(db, None, fresh.pdf.id).await.unwrap(),
+        pdf::content(db, Scope::AllOrganisations, fresh.pdf.id)
+            .await
+            .unwrap(),
         Some(fresh.pdf.content.clone()),
         "a PDF within its retention stays"
     );

@@ -28,7 +28,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use td_domain::ids::{OrderId, TicketDistributionId};
+use td_domain::ids::{OrderId, Scope, TicketDistributionId};
 use td_domain::order::{OrderEvent, OrderEventType, OrderLineStatus};
 use td_domain::status::{validity, CancelCause, InvalidReason, TdEvent, TdStatus};
 use td_store::entity::{group, group_order_version, ticket_distribution as td};
@@ -690,7 +690,7 @@ async fn check(db: &DatabaseConnection, order_id: &str, model: &Model) {
     }
 
     // The order row, and no live ticket outside the latest confirmed version.
-    let order = query::order(db, None, &OrderId(order_id.to_owned()))
+    let order = query::order(db, Scope::AllOrganisations, &OrderId(order_id.to_owned()))
         .await
         .unwrap();
     assert_eq!(
@@ -736,7 +736,9 @@ async fn check(db: &DatabaseConnection, order_id: &str, model: &Model) {
             page: 1,
             per_page: 100,
         };
-        let found = query::search_groups(db, None, filters, page).await.unwrap();
+        let found = query::search_groups(db, Scope::AllOrganisations, filters, page)
+            .await
+            .unwrap();
         assert_eq!(
             set(found.items.iter().map(|g| g.group.id)),
             *expected,
@@ -746,10 +748,11 @@ async fn check(db: &DatabaseConnection, order_id: &str, model: &Model) {
 
     // The status answer: valid exactly for the live tickets; a superseded ticket says so.
     for row in &rows {
-        let answer = query::distribution_status(db, None, TicketDistributionId(row.id))
-            .await
-            .unwrap()
-            .expect("a status for every ticket");
+        let answer =
+            query::distribution_status(db, Scope::AllOrganisations, TicketDistributionId(row.id))
+                .await
+                .unwrap()
+                .expect("a status for every ticket");
         let status = status_of(&answer.distribution);
         let cause = answer
             .distribution

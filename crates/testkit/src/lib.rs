@@ -49,7 +49,7 @@ pub async fn postgres_empty() -> TestDb {
         .map(|(b, _)| b.to_owned())
         .unwrap_or(admin_url);
     let url = format!("{base}/{name}");
-    let db = td_store::connect(&url, 5, Duration::from_secs(10))
+    let db = td_store::connect(&url, 5, Duration::from_secs(10), None)
         .await
         .expect("connect test database");
     TestDb { db, url }
@@ -60,7 +60,7 @@ pub async fn sqlite() -> TestDb {
     let path =
         std::env::temp_dir().join(format!("td-test-{}.sqlite", uuid::Uuid::new_v4().simple()));
     let url = format!("sqlite://{}?mode=rwc", path.display());
-    let db = td_store::connect(&url, 1, Duration::from_secs(10))
+    let db = td_store::connect(&url, 1, Duration::from_secs(10), None)
         .await
         .expect("open test sqlite");
     td_store::migrate(&db).await.expect("migrate test sqlite");

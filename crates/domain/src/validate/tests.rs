@@ -1,5 +1,5 @@
 use super::*;
-use crate::ids::{FareProductId, OrderId, OrderLineId, TravellerId};
+use crate::ids::{FareProductId, OrderId, OrderLineId, OrganisationId, TravellerId};
 use crate::testkit::*;
 
 /// The path and reason of the first rule `order` breaks, as a confirmed event.
@@ -46,6 +46,18 @@ fn order_version_zero_is_rejected() {
         rejection(o),
         ("order.version".into(), Violation::ZeroVersion)
     );
+}
+
+#[test]
+fn organisation_ids_that_are_not_positive_are_rejected() {
+    for raw in [0, -1, i64::MIN] {
+        let mut o = zone_order();
+        o.organisation_id = OrganisationId(raw);
+        assert_eq!(
+            rejection(o),
+            ("order.organisationId".into(), Violation::NotPositive(raw))
+        );
+    }
 }
 
 #[test]

@@ -9,6 +9,8 @@ pub struct Model {
     pub order_id: String,
     pub organisation_id: i64,
     pub email_address: String,
+    /// The address as the send limits compare it (normalised by the gateway).
+    pub address_key: String,
     pub language: String,
     /// The tickets sent, as a JSON array of ids.
     pub ticket_distribution_ids: Json,

@@ -12,6 +12,8 @@ mod m0006_outbox_parking;
 mod m0007_nod_feed_quarantine;
 mod m0008_nod_outcomes;
 mod m0009_quarantine_replays;
+mod m0010_send_address_key;
+mod m0011_search_indexes;
 
 pub struct Migrator;
 
@@ -28,6 +30,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_nod_feed_quarantine::Migration),
             Box::new(m0008_nod_outcomes::Migration),
             Box::new(m0009_quarantine_replays::Migration),
+            Box::new(m0010_send_address_key::Migration),
+            Box::new(m0011_search_indexes::Migration),
         ]
     }
 }

@@ -1,0 +1,224 @@
+//! Bounded searches: every filter of both searches (each operator that can use an index:
+//! `eq`, `in` and, for ordered fields, a range), for a caller of one organisation and for
+//! one reading across organisations, is explained on PostgreSQL with sequential scans
+//! disabled; a plan that still scans a ticket, group or PDF table means no index serves the
+//! filter, and fails. The page query, its count, and the queries that load the page's
+//! tickets are all explained.
+
+use chrono::{TimeZone, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement, TransactionTrait};
+use td_domain::ids::{OrganisationId, Scope};
+use td_store::pdf::{pdf_search, PdfField};
+use td_store::query::{group_search, Filter, FilterValue, GroupField, Op};
+use uuid::Uuid;
+
+const TABLES: &[&str] = &[
+    "ticket_distributions",
+    "ticket_distribution_groups",
+    "group_order_versions",
+    "pdf_tickets",
+    "pdf_ticket_distributions",
+];
+
+/// A value of the field's type.
+fn value_of(kind: &str) -> FilterValue {
+    match kind {
+        "text" => FilterValue::Text("X-1".into()),
+        "int" => FilterValue::Int(3),
+        "uuid" => FilterValue::Uuid(Uuid::from_u128(7)),
+        "status" => FilterValue::Text("GENERATED".into()),
+        _ => FilterValue::Time(Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()),
+    }
+}
+
+/// The operators to explain for a field of this kind.
+fn ops(kind: &str) -> Vec<(Op, Vec<FilterValue>)> {
+    let one = value_of(kind);
+    let mut ops = vec![
+        (Op::Eq, vec![one.clone()]),
+        (Op::In, vec![one.clone(), one.clone()]),
+    ];
+    if matches!(kind, "int" | "time") {
+        ops.push((Op::Gte, vec![one.clone()]));
+        ops.push((Op::Lt, vec![one]));
+    }
+    ops
+}
+
+fn group_fields() -> Vec<(GroupField, &'static str)> {
+    use GroupField::*;
+    vec![
+        (Id, "uuid"),
+        (OrderId, "text"),
+        (OrderVersion, "int"),
+        (OrderLineId, "text"),
+        (OrganisationId, "int"),
+        (TicketDistributionId, "uuid"),
+        (DistributionStatus, "status"),
+        (CreatedAt, "time"),
+        (UpdatedAt, "time"),
+        (StartOfValidity, "time"),
+        (EndOfValidity, "time"),
+        (OrderOwnerCustomerId, "text"),
+        (DistributionHolderCustomerId, "text"),
+        (MediaSerialNumberId, "text"),
+    ]
+}
+
+/// Every GroupField, so that a new one cannot be added without a plan test.
+fn _exhaustive(field: GroupField) {
+    use GroupField::*;
+    match field {
+        Id
+        | OrderId
+        | OrderVersion
+        | OrderLineId
+        | OrganisationId
+        | TicketDistributionId
+        | DistributionStatus
+        | CreatedAt
+        | UpdatedAt
+        | StartOfValidity
+        | EndOfValidity
+        | OrderOwnerCustomerId
+        | DistributionHolderCustomerId
+        | MediaSerialNumberId => {}
+    }
+}
+
+/// The plan of `statement` with sequential scans disabled.
+async fn plan(db: &sea_orm::DatabaseConnection, statement: &Statement) -> String {
+    let txn = db.begin().await.unwrap();
+    txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+        .await
+        .unwrap();
+    let explain = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("EXPLAIN {}", statement.sql),
+        statement.values.clone().map(|v| v.0).unwrap_or_default(),
+    );
+    let rows = txn.query_all(explain).await.unwrap();
+    txn.rollback().await.unwrap();
+    rows.iter()
+        .map(|r| r.try_get_by_index::<String>(0).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The page query and its count.
+fn page_and_count(page: Statement) -> [Statement; 2] {
+    let count = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("SELECT COUNT(*) FROM ({}) AS sub", page.sql),
+        page.values.clone().map(|v| v.0).unwrap_or_default(),
+    );
+    [page, count]
+}
+
+/// The tables of `TABLES` that `plan` reads with a sequential scan.
+fn scans(plan: &str) -> Vec<String> {
+    plan.lines()
+        .filter_map(|line| line.split("Seq Scan on ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|table| TABLES.contains(table))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn no_filter_of_either_search_scans_a_whole_table() {
+    let db = td_testkit::postgres().await.db;
+    let scopes = [
+        Scope::Organisation(OrganisationId(1)),
+        Scope::AllOrganisations,
+    ];
+    let mut failures = Vec::new();
+    let mut explained = 0;
+    for scope in scopes {
+        for (field, kind) in group_fields() {
+            for (op, values) in ops(kind) {
+                let filter = Filter { field, op, values };
+                let page =
+                    sea_orm::QuerySelect::limit(group_search(scope, vec![filter.clone()]), 20)
+                        .build(DbBackend::Postgres);
+                for statement in page_and_count(page) {
+                    let plan = plan(&db, &statement).await;
+                    explained += 1;
+                    if !scans(&plan).is_empty() {
+                        failures.push(format!("groups {field:?} {op:?} ({scope:?}):\n{plan}"));
+                    }
+                }
+            }
+        }
+        for (field, kind) in [
+            (PdfField::Id, "uuid"),
+            (PdfField::OrderId, "text"),
+            (PdfField::OrderLineId, "text"),
+            (PdfField::OrganisationId, "int"),
+            (PdfField::TicketDistributionId, "uuid"),
+        ] {
+            for (op, values) in ops(kind) {
+                let filter = Filter { field, op, values };
+                let page = sea_orm::QuerySelect::limit(pdf_search(scope, vec![filter]), 5)
+                    .build(DbBackend::Postgres);
+                for statement in page_and_count(page) {
+                    let plan = plan(&db, &statement).await;
+                    explained += 1;
+                    if !scans(&plan).is_empty() {
+                        failures.push(format!("PDFs {field:?} {op:?} ({scope:?}):\n{plan}"));
+                    }
+                }
+            }
+        }
+    }
+    // The tickets of a page of groups, and the sheets of a page of PDFs.
+    for statement in [
+        "SELECT * FROM ticket_distributions WHERE group_id IN ($1, $2) ORDER BY group_id, position",
+        "SELECT * FROM pdf_ticket_distributions WHERE pdf_ticket_id IN ($1, $2) ORDER BY pdf_ticket_id, position",
+    ] {
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            statement,
+            [Uuid::from_u128(1).into(), Uuid::from_u128(2).into()],
+        );
+        let plan = plan(&db, &statement).await;
+        explained += 1;
+        if !scans(&plan).is_empty() {
+            failures.push(format!("{}:\n{plan}", statement.sql));
+        }
+    }
+    assert!(explained > 100, "{explained}");
+    assert!(
+        failures.is_empty(),
+        "{} of {explained} queries scan a whole table:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[tokio::test]
+async fn a_statement_past_the_pools_timeout_is_cancelled_and_says_so() {
+    let test_db = td_testkit::postgres().await;
+    let bounded = td_store::connect(
+        &test_db.url,
+        1,
+        std::time::Duration::from_secs(10),
+        Some(std::time::Duration::from_millis(200)),
+    )
+    .await
+    .unwrap();
+    let err = bounded
+        .execute_unprepared("SELECT pg_sleep(2)")
+        .await
+        .map(|_| ())
+        .map_err(td_store::StoreError::from)
+        .expect_err("cancelled after 200 ms");
+    assert!(err.is_statement_timeout(), "{err}");
+    assert!(!err.is_refused_data() && !err.is_unreachable(), "{err}");
+    // A pool without the bound lets the statement finish.
+    test_db
+        .db
+        .execute_unprepared("SELECT pg_sleep(0.3)")
+        .await
+        .unwrap();
+}

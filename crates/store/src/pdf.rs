@@ -138,8 +138,8 @@ fn condition(filter: Filter<PdfField>) -> SimpleExpr {
     )
 }
 
-/// The PDFs a search selects, oldest first (without paging): what [`search`] counts and
-/// pages, and what the plan tests explain.
+/// The PDFs a search selects, unordered and unpaged: what [`search`] counts and (oldest
+/// first) pages; the plan tests explain both.
 pub fn pdf_search(
     scope: Scope,
     filters: Vec<Filter<PdfField>>,
@@ -151,10 +151,7 @@ pub fn pdf_search(
     for f in filters {
         cond = cond.add(condition(f));
     }
-    pdf_ticket::Entity::find()
-        .filter(cond)
-        .order_by_asc(pdf_ticket::Column::CreatedAt)
-        .order_by_asc(pdf_ticket::Column::Id)
+    pdf_ticket::Entity::find().filter(cond)
 }
 
 /// Searches stored PDFs (all filters AND-ed), oldest first.
@@ -167,6 +164,8 @@ pub async fn search<C: ConnectionTrait>(
     let query = pdf_search(scope, filters);
     let total_items = query.clone().count(conn).await?;
     let pdfs = query
+        .order_by_asc(pdf_ticket::Column::CreatedAt)
+        .order_by_asc(pdf_ticket::Column::Id)
         .offset(page.page.saturating_sub(1).saturating_mul(page.per_page))
         .limit(page.per_page)
         .all(conn)

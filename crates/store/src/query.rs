@@ -188,8 +188,8 @@ fn condition(filter: Filter, scope: Scope) -> SimpleExpr {
     Expr::col((group::Entity, group::Column::Id)).in_subquery(sub)
 }
 
-/// The groups a search selects, in page order (without paging): what [`search_groups`]
-/// counts and pages, and what the plan tests explain.
+/// The groups a search selects, unordered and unpaged: what [`search_groups`] counts, and
+/// (with [`in_page_order`]) pages; the plan tests explain both.
 pub fn group_search(scope: Scope, filters: Vec<Filter>) -> sea_orm::Select<group::Entity> {
     let mut cond = Condition::all();
     if let Some(org) = scope.organisation() {
@@ -198,8 +198,12 @@ pub fn group_search(scope: Scope, filters: Vec<Filter>) -> sea_orm::Select<group
     for f in filters {
         cond = cond.add(condition(f, scope));
     }
-    group::Entity::find()
-        .filter(cond)
+    group::Entity::find().filter(cond)
+}
+
+/// Groups in the order of a search's pages.
+pub fn in_page_order(select: sea_orm::Select<group::Entity>) -> sea_orm::Select<group::Entity> {
+    select
         .order_by_asc(group::Column::CreatedAt)
         .order_by_asc(group::Column::OrderId)
         .order_by_asc(group::Column::OrderLineId)
@@ -215,7 +219,7 @@ pub async fn search_groups<C: ConnectionTrait>(
 ) -> Result<Page<GroupWithDistributions>, StoreError> {
     let query = group_search(scope, filters);
     let total_items = query.clone().count(conn).await?;
-    let groups = query
+    let groups = in_page_order(query)
         .offset((page.page.saturating_sub(1)).saturating_mul(page.per_page))
         .limit(page.per_page)
         .all(conn)

@@ -69,3 +69,26 @@ async fn a_body_slower_than_the_deadline_is_a_408_and_slow_headers_close_the_con
     .expect("closed within 5 s of a 300 ms header timeout");
     assert!(!answer.contains("200 OK"), "{answer}");
 }
+
+#[tokio::test]
+async fn a_create_or_get_for_a_version_that_can_never_exist_is_a_400_at_once() {
+    let app = spawn_with_env(td_testkit::postgres().await.db, &[]).await;
+    for version in [0u64, 2_147_483_648, 4_294_967_295] {
+        let started = std::time::Instant::now();
+        let response = app
+            .client
+            .post(app.url("/v1/pdf-tickets/ANY-ORDER/createOrGet"))
+            .header("ET-Client-Name", "test-suite")
+            .json(&serde_json::json!({ "orderVersion": version }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "orderVersion {version}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "INVALID_BODY", "{body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "not after a wait"
+        );
+    }
+}

@@ -104,6 +104,13 @@ impl PdfRenderer for PdfRendererService {
         request: Request<CreateOrGetRequest>,
     ) -> Result<Response<CreateOrGetResponse>, Status> {
         let req = request.into_inner();
+        if req
+            .order_version
+            .is_some_and(|v| v == 0 || v > i32::MAX as u32)
+        {
+            return Err(ErrorCode::InvalidParameter
+                .status(format!("order_version must be 1 to {}", i32::MAX)));
+        }
         let ask = CreateOrGet {
             language: language(&req.language)?,
             order_id: req.order_id,

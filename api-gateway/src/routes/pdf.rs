@@ -105,6 +105,16 @@ pub async fn create_or_get(
             format!("orderLineIds may name at most {MAX_LINES} lines."),
         ));
     }
+    // Order versions above this are refused at intake, so none can ever be recorded.
+    if body
+        .order_version
+        .is_some_and(|v| v == 0 || v > i32::MAX as u32)
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidBody,
+            format!("orderVersion must be 1 to {}.", i32::MAX),
+        ));
+    }
     let language = requested_language(body.language.as_deref(), &headers)?;
     let wait = Duration::from_millis(state.pdf_wait_ms);
     let mut client = state.pdf_renderer.clone();

@@ -5,6 +5,7 @@
 use crate::service::{CreateOrGet, PdfError, PdfService};
 use std::time::Duration;
 use td_domain::ids::{OrganisationId, Scope};
+use td_domain::limits::MAX_VERSION;
 use td_domain::Language;
 use td_proto::v1::pdf_renderer_server::PdfRenderer;
 use td_proto::v1::scope::Kind;
@@ -106,10 +107,10 @@ impl PdfRenderer for PdfRendererService {
         let req = request.into_inner();
         if req
             .order_version
-            .is_some_and(|v| v == 0 || v > i32::MAX as u32)
+            .is_some_and(|v| !(1..=MAX_VERSION).contains(&v))
         {
             return Err(ErrorCode::InvalidParameter
-                .status(format!("order_version must be 1 to {}", i32::MAX)));
+                .status(format!("order_version must be 1 to {MAX_VERSION}")));
         }
         let ask = CreateOrGet {
             language: language(&req.language)?,

@@ -15,6 +15,7 @@ use axum::Json;
 use serde::Deserialize;
 use std::time::Duration;
 use td_domain::ids::Scope;
+use td_domain::limits::MAX_VERSION;
 use td_domain::Language;
 use td_proto::v1::CreateOrGetRequest;
 use td_store::pdf::{self, PdfField};
@@ -105,14 +106,14 @@ pub async fn create_or_get(
             format!("orderLineIds may name at most {MAX_LINES} lines."),
         ));
     }
-    // Order versions above this are refused at intake, so none can ever be recorded.
+    // Intake refuses versions beyond these, so none can ever be recorded.
     if body
         .order_version
-        .is_some_and(|v| v == 0 || v > i32::MAX as u32)
+        .is_some_and(|v| !(1..=MAX_VERSION).contains(&v))
     {
         return Err(ApiError::new(
             ErrorCode::InvalidBody,
-            format!("orderVersion must be 1 to {}.", i32::MAX),
+            format!("orderVersion must be 1 to {MAX_VERSION}."),
         ));
     }
     let language = requested_language(body.language.as_deref(), &headers)?;

@@ -61,10 +61,7 @@ impl StoreError {
     /// is refused again on every retry, so whoever sent it must be told instead.
     pub fn is_refused_data(&self) -> bool {
         use sea_orm::sqlx::error::ErrorKind;
-        use sea_orm::{DbErr, RuntimeErr};
-        let (Self::Db(DbErr::Exec(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(e))))
-        | Self::Db(DbErr::Query(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(e))))) = self
-        else {
+        let Some(e) = self.database_error() else {
             return false;
         };
         match e.kind() {
@@ -84,13 +81,19 @@ impl StoreError {
     /// Whether PostgreSQL cancelled the statement because it ran past the pool's
     /// `statement_timeout` (SQLSTATE 57014): the request was too costly for now.
     pub fn is_statement_timeout(&self) -> bool {
+        self.database_error()
+            .is_some_and(|e| e.code().as_deref() == Some("57014"))
+    }
+
+    /// The error the database itself answered a statement with, if that is what this is.
+    fn database_error(&self) -> Option<&dyn sea_orm::sqlx::error::DatabaseError> {
         use sea_orm::{DbErr, RuntimeErr};
         match self {
             Self::Db(
                 DbErr::Exec(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(e)))
                 | DbErr::Query(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(e))),
-            ) => e.code().as_deref() == Some("57014"),
-            _ => false,
+            ) => Some(e.as_ref()),
+            _ => None,
         }
     }
 }

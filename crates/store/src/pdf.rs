@@ -154,6 +154,15 @@ pub fn pdf_search(
     pdf_ticket::Entity::find().filter(cond)
 }
 
+/// PDFs in the order of a search's pages: oldest first.
+pub fn in_page_order(
+    select: sea_orm::Select<pdf_ticket::Entity>,
+) -> sea_orm::Select<pdf_ticket::Entity> {
+    select
+        .order_by_asc(pdf_ticket::Column::CreatedAt)
+        .order_by_asc(pdf_ticket::Column::Id)
+}
+
 /// Searches stored PDFs (all filters AND-ed), oldest first.
 pub async fn search<C: ConnectionTrait>(
     conn: &C,
@@ -163,9 +172,7 @@ pub async fn search<C: ConnectionTrait>(
 ) -> Result<Page<StoredPdf>, StoreError> {
     let query = pdf_search(scope, filters);
     let total_items = query.clone().count(conn).await?;
-    let pdfs = query
-        .order_by_asc(pdf_ticket::Column::CreatedAt)
-        .order_by_asc(pdf_ticket::Column::Id)
+    let pdfs = in_page_order(query)
         .offset(page.page.saturating_sub(1).saturating_mul(page.per_page))
         .limit(page.per_page)
         .all(conn)

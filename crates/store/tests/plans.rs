@@ -9,7 +9,7 @@
 use chrono::{TimeZone, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement, TransactionTrait};
 use td_domain::ids::{OrganisationId, Scope};
-use td_store::pdf::{pdf_search, PdfField};
+use td_store::pdf::{in_page_order as pdf_page_order, pdf_search, PdfField};
 use td_store::query::{group_search, in_page_order, Filter, FilterValue, GroupField, Op};
 use uuid::Uuid;
 
@@ -106,16 +106,31 @@ async fn plan(db: &sea_orm::DatabaseConnection, statement: &Statement) -> String
         .join("\n")
 }
 
-/// The selection's count (every matching row: no index may be walked whole) and its first
-/// page (where an index walked in page order under the `LIMIT` is the planner trading a
-/// sort for stopping early; only a sequential scan fails it).
-fn count_and_page(selection: Statement, page: Statement) -> [(Statement, bool); 2] {
+/// Explains a selection's count (every matching row: no index may be walked whole) and its
+/// first page (where an index walked in page order under the `LIMIT` is the planner trading
+/// a sort for stopping early; only a sequential scan fails it); adds what reads a whole
+/// table to `failures`. Returns how many queries it explained.
+async fn explain<E: sea_orm::EntityTrait>(
+    db: &sea_orm::DatabaseConnection,
+    what: &str,
+    selection: sea_orm::Select<E>,
+    page: sea_orm::Select<E>,
+    failures: &mut Vec<String>,
+) -> usize {
+    let selection = selection.build(DbBackend::Postgres);
     let count = Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!("SELECT COUNT(*) FROM ({}) AS sub", selection.sql),
         selection.values.clone().map(|v| v.0).unwrap_or_default(),
     );
-    [(count, true), (page, false)]
+    let queries = [(count, true), (page.build(DbBackend::Postgres), false)];
+    for (statement, strict) in &queries {
+        let plan = plan(db, statement).await;
+        if !scans(&plan, *strict).is_empty() {
+            failures.push(format!("{what}:\n{plan}"));
+        }
+    }
+    queries.len()
 }
 
 /// The tables of `TABLES` that `plan` reads whole: a sequential scan, or (`strict`) an index
@@ -164,18 +179,10 @@ async fn no_filter_of_either_search_scans_a_whole_table() {
         for (field, kind) in group_fields() {
             for (op, values) in ops(kind) {
                 let filter = Filter { field, op, values };
-                let selection = group_search(scope, vec![filter.clone()]);
+                let selection = group_search(scope, vec![filter]);
                 let page = sea_orm::QuerySelect::limit(in_page_order(selection.clone()), 20);
-                for (statement, strict) in count_and_page(
-                    selection.build(DbBackend::Postgres),
-                    page.build(DbBackend::Postgres),
-                ) {
-                    let plan = plan(&db, &statement).await;
-                    explained += 1;
-                    if !scans(&plan, strict).is_empty() {
-                        failures.push(format!("groups {field:?} {op:?} ({scope:?}):\n{plan}"));
-                    }
-                }
+                let what = format!("groups {field:?} {op:?} ({scope:?})");
+                explained += explain(&db, &what, selection, page, &mut failures).await;
             }
         }
         for (field, kind) in [
@@ -188,23 +195,9 @@ async fn no_filter_of_either_search_scans_a_whole_table() {
             for (op, values) in ops(kind) {
                 let filter = Filter { field, op, values };
                 let selection = pdf_search(scope, vec![filter]);
-                let page = sea_orm::QuerySelect::limit(
-                    sea_orm::QueryOrder::order_by_asc(
-                        selection.clone(),
-                        td_store::entity::pdf_ticket::Column::CreatedAt,
-                    ),
-                    5,
-                );
-                for (statement, strict) in count_and_page(
-                    selection.build(DbBackend::Postgres),
-                    page.build(DbBackend::Postgres),
-                ) {
-                    let plan = plan(&db, &statement).await;
-                    explained += 1;
-                    if !scans(&plan, strict).is_empty() {
-                        failures.push(format!("PDFs {field:?} {op:?} ({scope:?}):\n{plan}"));
-                    }
-                }
+                let page = sea_orm::QuerySelect::limit(pdf_page_order(selection.clone()), 5);
+                let what = format!("PDFs {field:?} {op:?} ({scope:?})");
+                explained += explain(&db, &what, selection, page, &mut failures).await;
             }
         }
     }
